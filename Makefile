@@ -1,0 +1,29 @@
+# The two commands a new user needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test unit schemas clean
+.DEFAULT_GOAL := demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: the main job on the embedded default (one process, SQLite, no Kafka)
+demo: $(STAMP)
+	$(BIN)/cases demo
+
+## test: the whole suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## schemas: write the events' JSON Schemas to events/schema/ (committed; a test checks they are fresh)
+schemas: $(STAMP)
+	$(BIN)/python -m events.schema_export
+
+clean:
+	rm -rf var .pytest_cache

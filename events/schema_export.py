@@ -1,0 +1,54 @@
+"""JSON Schema export of every published event (`make schemas` writes events/schema/)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from events.registry import REGISTRY
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+
+
+def schema_for(type_name: str) -> dict[str, Any]:
+    cls = REGISTRY[type_name]
+    schema = cls.model_json_schema()
+    schema["title"] = type_name
+    schema["description"] = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    props = schema.setdefault("properties", {})
+    props["type"] = {"const": type_name, "description": "Wire type name"}
+    props["schema_version"] = {"const": cls.schema_version, "description": "Payload major version"}
+    schema["required"] = ["type", "schema_version", *schema.get("required", [])]
+    schema["$id"] = f"urn:cases:event:{type_name}:v{cls.schema_version}"
+    schema["x-service"] = cls.service
+    return schema
+
+
+def rendered() -> dict[str, str]:
+    """File name -> text, exactly what `make schemas` writes."""
+    files = {
+        f"{name}.v{REGISTRY[name].schema_version}.json": json.dumps(
+            schema_for(name), indent=2, sort_keys=True
+        )
+        + "\n"
+        for name in sorted(REGISTRY)
+    }
+    return files
+
+
+def main() -> int:
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    wanted = rendered()
+    for stale in SCHEMA_DIR.glob("*.json"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, text in wanted.items():
+        (SCHEMA_DIR / name).write_text(text)
+    print(f"wrote {len(wanted)} schemas to {SCHEMA_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Kafka topic names of SPEC section 7; case topics are keyed by case id."""
+
+from __future__ import annotations
+
+SERVICES = ("intake", "records", "review", "reporting")
+
+
+def case_topic(service: str, major: int = 1) -> str:
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    return f"cases.{service}.v{major}"
+
+
+def partner_requests_topic(partner: str) -> str:
+    return f"partner.{partner}.requests.v1"
+
+
+def partner_opinions_topic(partner: str) -> str:
+    return f"partner.{partner}.opinions.v1"
+
+
+ANALYTICS_TOPIC = "cases.analytics.v1"

@@ -1,0 +1,173 @@
+"""Intake: the policy register, validated case requests, and eligibility decisions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from eventsourcing.application import ProcessingEvent
+
+from events.envelope import DomainEvent
+from events.intake import (
+    CaseOpened,
+    Condition,
+    Diagnosis,
+    EligibilityConfirmed,
+    EligibilityDeclined,
+    GeneralPractitioner,
+    MemberIdentified,
+    MemberIdentity,
+    MemberProfile,
+    PolicyTerms,
+)
+from events.reporting import ReportDelivered
+from services.common.context import Context
+from services.common.errors import Refused, UnknownCase
+from services.intake.domain.case import Case
+from services.intake.domain.eligibility import RULES, ConditionFacts, decide
+from services.intake.domain.identifiers import age_band, outward_code
+from services.intake.domain.policy import Policy, policy_id
+from services.intake.domain.request import CaseRequest
+from services.runtime.application import ServiceApplication
+
+
+@dataclass(frozen=True)
+class Opened:
+    case_id: UUID
+    status: Literal["accepted", "declined"]
+    reasons: tuple[str, ...]
+    model: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case_id": str(self.case_id),
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "model": self.model,
+        }
+
+
+class Intake(ServiceApplication):
+    name = "intake"
+    reactions: ClassVar[dict[type[DomainEvent], str]] = {ReportDelivered: "on_report_delivered"}
+
+    #: Secret that turns an NHS number into a member reference; set by the runtime.
+    member_key: bytes = b"development-only-member-key"
+
+    def load_policies(self, policies: list[PolicyTerms], ctx: Context) -> int:
+        load_id = uuid4()
+        changed = [
+            Policy.load_terms(self.load(Policy, policy_id(terms.number)), terms, load_id, ctx)
+            for terms in policies
+        ]
+        self.save(*changed)
+        return len(changed)
+
+    def policy_terms(self, number: str) -> tuple[PolicyTerms, int] | None:
+        policy = self.load(Policy, policy_id(number))
+        return (policy.terms, policy.version) if policy else None
+
+    def open_case(self, request: CaseRequest, ctx: Context) -> Opened:
+        case = Case(uuid4())
+        member_ref = self.member_ref(request.member.nhs_number)
+        case.record(CaseOpened, ctx, case_id=case.id, **opened_fields(request, member_ref))
+        case.record(
+            MemberIdentified,
+            ctx,
+            case_id=case.id,
+            member_ref=member_ref,
+            identity=MemberIdentity(**request.member.model_dump(exclude={"nation"})),
+            gp=GeneralPractitioner(**request.gp.model_dump()) if request.gp else None,
+        )
+        found = self.policy_terms(request.policy_number)
+        terms, policy_version = found if found else (None, None)
+        decision = decide(terms, request.requested_on, condition_facts(request))
+        if decision.accepted:
+            assert terms is not None and terms.second_opinion.model is not None
+            case.record(
+                EligibilityConfirmed,
+                ctx,
+                case_id=case.id,
+                rule_version=decision.rule_version,
+                policy_number=terms.number,
+                policy_version=policy_version,
+                insurer=terms.insurer,
+                product=terms.product,
+                model=terms.second_opinion.model,
+                sla_working_days=terms.second_opinion.sla_working_days,
+                rules_checked=RULES,
+            )
+        else:
+            case.record(
+                EligibilityDeclined,
+                ctx,
+                case_id=case.id,
+                rule_version=decision.rule_version,
+                policy_number=request.policy_number,
+                policy_version=policy_version,
+                insurer=terms.insurer if terms else None,
+                product=terms.product if terms else None,
+                reasons=decision.reasons,
+            )
+        self.save(case)
+        model = terms.second_opinion.model if decision.accepted and terms else None
+        status: Literal["accepted", "declined"] = "accepted" if decision.accepted else "declined"
+        return Opened(case.id, status, decision.reasons, model)
+
+    def cancel_case(self, case_id: UUID, reason: str, by: Literal["member", "insurer"], ctx: Context) -> None:
+        case = self.get_case(case_id)
+        case.cancel(reason, by, ctx)
+        self.save(case)
+
+    def get_case(self, case_id: UUID) -> Case:
+        case = self.load(Case, case_id)
+        if case is None:
+            raise UnknownCase(case_id)
+        return case
+
+    def member_ref(self, nhs_number: str) -> UUID:
+        """Same member, same reference, across cases; unguessable without the key."""
+        digest = hmac.new(self.member_key, nhs_number.encode(), hashlib.sha256).digest()
+        return UUID(bytes=digest[:16], version=4)
+
+    def on_report_delivered(self, event: ReportDelivered, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+        case = self.load(Case, event.case_id)
+        if case is not None:
+            case.conclude(event.event_id, ctx)
+            processing.collect_events(case)
+
+
+def opened_fields(request: CaseRequest, member_ref: UUID) -> dict[str, Any]:
+    member, condition = request.member, request.condition
+    return {
+        "policy_number": request.policy_number,
+        "requested_on": request.requested_on,
+        "member_ref": member_ref,
+        "member": MemberProfile(
+            age_band=age_band(member.date_of_birth, request.requested_on),
+            outward_code=outward_code(member.postcode),
+            nation=member.nation,
+        ),
+        "condition": Condition(
+            name=condition.name,
+            icd10=condition.icd10,
+            specialty=condition.specialty,
+            nature=condition.nature,
+            diagnosed_on=condition.diagnosed_on,
+            history=tuple(condition.history),
+        ),
+        "diagnosis": Diagnosis(**request.diagnosis.model_dump()) if request.diagnosis else None,
+        "proposed_treatment": request.proposed_treatment,
+        "has_gp": request.gp is not None and any(request.gp.model_dump().values()),
+    }
+
+
+def condition_facts(request: CaseRequest) -> ConditionFacts:
+    c = request.condition
+    return ConditionFacts(c.name, c.icd10, c.nature, c.diagnosed_on, tuple(c.history))
+
+
+__all__ = ["Intake", "Opened", "Refused"]

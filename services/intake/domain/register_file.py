@@ -1,0 +1,78 @@
+"""The policy register file of SPEC section 3, validated before anything is recorded."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import ValidationError, model_validator
+
+from events.intake import PolicyTerms, SecondOpinionBenefit
+from services.common.errors import BadInput
+from services.intake.domain.request import IsoDate, NonEmpty, bad_input_from, load_json_object
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SecondOpinionIn(_In):
+    included: StrictBool
+    model: Literal["in_house", "third_party", "further_consultation"] | None = None
+    sla_working_days: StrictInt = Field(default=10, ge=1, le=30)
+
+    @model_validator(mode="after")
+    def _model_when_included(self) -> SecondOpinionIn:
+        if self.included and self.model is None:
+            raise ValueError("model is required when the benefit is included")
+        return self
+
+
+class PolicyIn(_In):
+    number: NonEmpty
+    insurer: NonEmpty
+    product: NonEmpty
+    start_date: IsoDate
+    end_date: IsoDate | None = None
+    status: Literal["active", "lapsed", "cancelled"]
+    underwriting: Literal["moratorium", "full_medical", "medical_history_disregarded"]
+    exclusions: list[StrictStr] = []
+    second_opinion: SecondOpinionIn
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> PolicyIn:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class RegisterIn(_In):
+    policies: list[PolicyIn]
+
+
+def parse_register(text: str) -> list[PolicyTerms]:
+    data = load_json_object(text)
+    try:
+        register = RegisterIn.model_validate(data)
+    except ValidationError as error:
+        raise bad_input_from(error) from None
+    seen: set[str] = set()
+    for index, policy in enumerate(register.policies):
+        if policy.number in seen:
+            raise BadInput(f"policies[{index}].number", f"{policy.number} appears twice")
+        seen.add(policy.number)
+    return [to_terms(policy) for policy in register.policies]
+
+
+def to_terms(policy: PolicyIn) -> PolicyTerms:
+    return PolicyTerms(
+        number=policy.number,
+        insurer=policy.insurer,
+        product=policy.product,
+        start_date=policy.start_date,
+        end_date=policy.end_date,
+        status=policy.status,
+        underwriting=policy.underwriting,
+        exclusions=tuple(policy.exclusions),
+        second_opinion=SecondOpinionBenefit(**policy.second_opinion.model_dump()),
+    )

@@ -1,0 +1,139 @@
+"""How results look: one JSON object with --json, readable tables otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from services.common.errors import BadInput, Refused
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def print_json(result: dict[str, Any]) -> None:
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str) -> None:
+    out.print(text)
+
+
+def bad_input(error: BadInput, as_json: bool) -> None:
+    err.print(f"error: {error.field}: {error.problem}")
+    if as_json:
+        print_json({"error": "bad_input", "field": error.field, "problem": error.problem})
+
+
+def usage_error(error: Any, as_json: bool) -> None:
+    message = error.format_message()
+    err.print(f"error: {message}")
+    if as_json:
+        print_json({"error": "bad_input", "field": getattr(error, "param_hint", None) or "arguments",
+                    "problem": message})
+
+
+def refused(error: Refused, as_json: bool) -> None:
+    if as_json:
+        print_json({"error": "refused", "reason": error.code, "message": error.message})
+    err.print(f"refused: {error.code}: {error.message}")
+
+
+def opened(r: dict[str, Any]) -> None:
+    if r["status"] == "accepted":
+        say(f"Case {r['case_id']} accepted ({r['model']}). Next: the member's records_access consent.")
+    else:
+        say(f"Case {r['case_id']} declined: {', '.join(r['reasons'])}")
+
+
+def consents_json(state: dict[str, Any]) -> dict[str, Any]:
+    return {"case_id": state["case_id"], "status": state["status"], "consents": state["consents"],
+            "consent_events": state["consent_events"]}
+
+
+def consents(r: dict[str, Any]) -> None:
+    say(f"Case {r['case_id']} ({r['status']}): consents in force: {', '.join(r['consents']) or 'none'}")
+
+
+def records_json(state: dict[str, Any]) -> dict[str, Any]:
+    return {"case_id": state["case_id"], "status": state["status"], "records": state["records"],
+            "records_requested": state["records_requested"],
+            "records_unobtainable": state["records_unobtainable"],
+            "records_complete": state["records_complete"]}
+
+
+def records(r: dict[str, Any]) -> None:
+    table = Table(title=f"Records of case {r['case_id']} ({r['status']})")
+    for col in ("kind", "source", "received at"):
+        table.add_column(col)
+    for rec in r["records"]:
+        table.add_row(rec["kind"], rec["source"], rec["received_at"])
+    out.print(table)
+    say(f"complete: {r['records_complete']}")
+
+
+def case_state(s: dict[str, Any]) -> None:
+    table = Table(title=f"Case {s['case_id']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("status", s["status"]), ("model", s["model"]), ("insurer", s["insurer"]),
+        ("policy", s["policy_number"]), ("condition", s["condition"]), ("specialty", s["specialty"]),
+        ("nation", s["nation"]),
+        ("eligibility", _eligibility(s)), ("consents", ", ".join(s["consents"]) or "none"),
+        ("records", f"{len(s['records'])} received" + (", complete" if s["records_complete"] else "")),
+        ("review due", s["review_due"]), ("sla breached", s["sla_breached"]),
+        ("opinion", (s["opinion"] or {}).get("outcome")),
+        ("report recipients", ", ".join(s["report_recipients"]) or "-"),
+        ("suspended", s["suspended_reason"]), ("updated", s["updated_at"]),
+    ]
+    for key, value in rows:
+        table.add_row(key, "-" if value is None else escape(str(value)))
+    out.print(table)
+
+
+def _eligibility(s: dict[str, Any]) -> str:
+    e = s["eligibility"] or {}
+    if not e:
+        return "-"
+    reasons = ", ".join(e["reasons"])
+    return f"{e['decision']}" + (f" ({reasons})" if reasons else "") + f" [{e['rule_version']}]"
+
+
+def replay(r: dict[str, Any]) -> None:
+    title = f"Replay of case {r['case_id']}" + (f" as of {r['as_of']}" if r["as_of"] else "")
+    table = Table(title=title)
+    for col in ("#", "at", "service", "event", "actor"):
+        table.add_column(col)
+    for i, e in enumerate(r["events"], 1):
+        table.add_row(str(i), e["at"][:23], e["service"], e["type"], e["actor"])
+    out.print(table)
+    if r["state"]:
+        case_state(r["state"])
+
+
+def verification(r: dict[str, Any]) -> None:
+    say(f"{'OK' if r['ok'] else 'BROKEN'}: {r['events']} events checked")
+    for b in r["broken"]:
+        say(f"  {b['service']} #{b['notification_id']}: {b['problem']}")
+
+
+def consent_history(r: dict[str, Any]) -> None:
+    table = Table(title=f"Consent history of case {r['case_id']}")
+    for col in ("at", "scope", "action", "actor", "channel"):
+        table.add_column(col)
+    for row in r["history"]:
+        table.add_row(row["at"][:19], row["scope"], row["action"], row["actor"], row["channel"])
+    out.print(table)
+
+
+def demo_summary(r: dict[str, Any]) -> None:
+    from services.simulation.summary import print_summary
+
+    print_summary(r, out)

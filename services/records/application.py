@@ -1,0 +1,98 @@
+"""Records: consent per scope, medical records collection, the pseudonymised review pack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+from uuid import UUID
+
+from eventsourcing.application import ProcessingEvent
+
+from events.envelope import DomainEvent
+from events.intake import CaseCancelled, CaseOpened, EligibilityConfirmed, EligibilityDeclined
+from events.records import ClinicalFacts
+from services.common.context import Context
+from services.common.errors import Refused
+from services.records.domain.case_file import CaseFile
+from services.runtime.application import ServiceApplication
+
+
+class Records(ServiceApplication):
+    name = "records"
+    reactions: ClassVar[dict[type[DomainEvent], str]] = {
+        CaseOpened: "on_case_opened",
+        EligibilityConfirmed: "on_eligibility_confirmed",
+        EligibilityDeclined: "on_eligibility_declined",
+        CaseCancelled: "on_case_cancelled",
+    }
+
+    #: Secret for case pseudonyms in review packs; set by the runtime.
+    pack_key: bytes = b"development-only-pack-key"
+
+    # -- commands -------------------------------------------------------------------------
+
+    def grant_consent(self, case_id: UUID, scope: str, channel: str, ctx: Context) -> None:
+        self._change(case_id, lambda f: f.grant(scope, channel, ctx))
+
+    def withdraw_consent(self, case_id: UUID, scope: str, channel: str, ctx: Context) -> None:
+        self._change(case_id, lambda f: f.withdraw(scope, channel, ctx))
+
+    def request_records(self, case_id: UUID, kind: str, source: str, ctx: Context) -> None:
+        self._change(case_id, lambda f: f.request_records(kind, source, ctx))
+
+    def add_record(self, case_id: UUID, kind: str, source: str, ctx: Context) -> None:
+        self._change(case_id, lambda f: f.receive(kind, source, ctx))
+
+    def mark_unobtainable(self, case_id: UUID, source: str, reason: str, ctx: Context) -> None:
+        self._change(case_id, lambda f: f.mark_unobtainable(source, reason, ctx))
+
+    def complete_records(self, case_id: UUID, ctx: Context) -> None:
+        self._change(case_id, lambda f: f.complete(ctx))
+
+    def _change(self, case_id: UUID, command: Callable[[CaseFile], None]) -> None:
+        file = self.case_file(case_id)
+        command(file)
+        self.save(file)
+
+    def case_file(self, case_id: UUID) -> CaseFile:
+        file = self.load(CaseFile, case_id)
+        if file is None:
+            raise Refused("no_case_file", "records holds no file for this case")
+        file.pack_key = self.pack_key
+        return file
+
+    # -- reactions ------------------------------------------------------------------------
+
+    def on_case_opened(self, event: CaseOpened, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+        if self.load(CaseFile, event.case_id) is not None:
+            return
+        facts = ClinicalFacts(
+            age_band=event.member.age_band,
+            outward_code=event.member.outward_code,
+            nation=event.member.nation,
+            condition=event.condition.name,
+            icd10=event.condition.icd10,
+            specialty=event.condition.specialty,
+            nature=event.condition.nature,
+            diagnosed_on=event.condition.diagnosed_on,
+            diagnosis_summary=event.diagnosis.summary if event.diagnosis else None,
+            proposed_treatment=event.proposed_treatment,
+        )
+        processing.collect_events(CaseFile.open(event.case_id, facts, ctx))
+
+    def on_eligibility_confirmed(self, event: EligibilityConfirmed, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+        file = self.case_file(event.case_id)
+        file.request_consent(event.model, event.sla_working_days, ctx)
+        processing.collect_events(file)
+
+    def on_eligibility_declined(self, event: EligibilityDeclined, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+        file = self.case_file(event.case_id)
+        file.close("declined", ctx)
+        processing.collect_events(file)
+
+    def on_case_cancelled(self, event: CaseCancelled, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+        file = self.load(CaseFile, event.case_id)
+        if file is not None:
+            file.pack_key = self.pack_key
+            file.close("cancelled", ctx)
+            processing.collect_events(file)

@@ -1,0 +1,261 @@
+"""Current case state, folded from a case's events across the four services.
+
+A pure function of the events: the live view, `cases show`, `cases replay` and
+`--as-of` all use this one fold, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from events.envelope import CaseEvent, DomainEvent
+
+State = dict[str, Any]
+SERVICE_ORDER = {"intake": 0, "records": 1, "review": 2, "reporting": 3}
+
+
+def causal_order(event: DomainEvent) -> tuple[Any, ...]:
+    """Time order across services; ties go upstream first (intake before records ...)."""
+    return (event.occurred_at, SERVICE_ORDER[event.service], event.originator_version)
+
+
+def fold(events: Iterable[DomainEvent]) -> State:
+    state: State = {}
+    for event in sorted(events, key=causal_order):
+        state = apply(state, event)
+    return state
+
+
+def empty_state(event: CaseEvent) -> State:
+    return {
+        "case_id": str(event.case_id),
+        "status": "opened",
+        "model": None,
+        "policy_number": None,
+        "insurer": None,
+        "product": None,
+        "requested_on": None,
+        "specialty": None,
+        "condition": None,
+        "nation": None,
+        "age_band": None,
+        "member_ref": None,
+        "eligibility": None,
+        "consents": [],
+        "consent_events": {},
+        "records": [],
+        "records_requested": [],
+        "records_unobtainable": [],
+        "records_complete": False,
+        "review": None,
+        "review_due": None,
+        "sla_breached": False,
+        "opinion": None,
+        "report": None,
+        "report_recipients": [],
+        "suspended_reason": None,
+        "cancelled_reason": None,
+        "has_gp": False,
+        "opened_at": None,
+        "updated_at": None,
+        "events": 0,
+    }
+
+
+def apply(state: State, event: DomainEvent) -> State:
+    if not isinstance(event, CaseEvent):
+        return state
+    state = dict(state) if state else empty_state(event)
+    handler = HANDLERS.get(event.type_name)
+    if handler is not None:
+        handler(state, event)
+    state["updated_at"] = event.occurred_at.isoformat()
+    state["events"] += 1
+    return state
+
+
+Handler = Callable[[State, Any], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def on(type_name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        HANDLERS[type_name] = handler
+        return handler
+
+    return register
+
+
+@on("case_opened")
+def _opened(s: State, e: Any) -> None:
+    s.update(
+        policy_number=e.policy_number, requested_on=e.requested_on.isoformat(),
+        specialty=e.condition.specialty, condition=e.condition.name, nation=e.member.nation,
+        age_band=e.member.age_band, member_ref=str(e.member_ref), has_gp=e.has_gp,
+        opened_at=e.occurred_at.isoformat(),
+    )
+
+
+@on("eligibility_confirmed")
+def _confirmed(s: State, e: Any) -> None:
+    s.update(status="awaiting_consent", model=e.model, insurer=e.insurer, product=e.product)
+    s["eligibility"] = {"decision": "accepted", "reasons": [], "rule_version": e.rule_version,
+                        "sla_working_days": e.sla_working_days}
+
+
+@on("eligibility_declined")
+def _declined(s: State, e: Any) -> None:
+    s.update(status="declined", model=None, insurer=e.insurer, product=e.product)
+    s["eligibility"] = {"decision": "declined", "reasons": list(e.reasons), "rule_version": e.rule_version}
+
+
+@on("consent_granted")
+def _granted(s: State, e: Any) -> None:
+    s["consent_events"] = {**s["consent_events"], e.scope: str(e.event_id)}
+    s["consents"] = sorted(s["consent_events"])
+    if e.scope == "records_access" and s["status"] == "awaiting_consent":
+        s["status"] = "collecting_records"
+
+
+@on("consent_withdrawn")
+def _withdrawn(s: State, e: Any) -> None:
+    s["consent_events"] = {k: v for k, v in s["consent_events"].items() if k != e.scope}
+    s["consents"] = sorted(s["consent_events"])
+
+
+@on("records_requested")
+def _requested(s: State, e: Any) -> None:
+    s["records_requested"] = [*s["records_requested"], {"kind": e.kind, "source": e.source}]
+
+
+@on("record_received")
+def _received(s: State, e: Any) -> None:
+    s["records"] = [*s["records"], {"kind": e.kind, "source": e.source,
+                                    "received_at": e.occurred_at.isoformat()}]
+    s["records_requested"] = [r for r in s["records_requested"] if r["source"] != e.source]
+
+
+@on("records_unobtainable")
+def _unobtainable(s: State, e: Any) -> None:
+    s["records_unobtainable"] = [*s["records_unobtainable"], {"source": e.source, "reason": e.reason}]
+    s["records_requested"] = [r for r in s["records_requested"] if r["source"] != e.source]
+
+
+@on("records_completed")
+def _completed(s: State, e: Any) -> None:
+    s["records_complete"] = True
+
+
+@on("collection_suspended")
+def _collection_suspended(s: State, e: Any) -> None:
+    s.update(status="suspended", suspended_reason=e.reason)
+
+
+@on("collection_resumed")
+def _collection_resumed(s: State, e: Any) -> None:
+    s.update(status="collecting_records", suspended_reason=None)
+
+
+@on("review_started")
+def _review_started(s: State, e: Any) -> None:
+    s.update(status="in_review", review_due=e.due_on.isoformat(), suspended_reason=None)
+    s["review"] = {"route": e.route, "started_on": e.started_on.isoformat(),
+                   "sla_working_days": e.sla_working_days, "reviewer": None, "partner": None,
+                   "appointment": None}
+
+
+def _review(s: State, **changes: Any) -> None:
+    s["review"] = {**(s["review"] or {}), **changes}
+
+
+@on("reviewer_assigned")
+def _assigned(s: State, e: Any) -> None:
+    _review(s, reviewer=e.reviewer_name, reviewer_id=e.reviewer_id)
+
+
+@on("reviewer_declined")
+def _reviewer_declined(s: State, e: Any) -> None:
+    _review(s, reviewer=None, reviewer_id=None, appointment=None)
+
+
+@on("conflict_of_interest_declared")
+def _conflict(s: State, e: Any) -> None:
+    _review(s, reviewer=None, reviewer_id=None, appointment=None)
+
+
+@on("no_reviewer_available")
+def _no_reviewer(s: State, e: Any) -> None:
+    _review(s, reviewer=None, waiting_for_reviewer=True)
+
+
+@on("network_referral_sent")
+def _referred(s: State, e: Any) -> None:
+    _review(s, partner=e.partner, pack_released=True)
+
+
+@on("network_referral_withdrawn")
+def _referral_withdrawn(s: State, e: Any) -> None:
+    _review(s, pack_released=False)
+
+
+@on("appointment_booked")
+def _booked(s: State, e: Any) -> None:
+    _review(s, appointment={"on": e.appointment_on.isoformat(), "with": e.specialist_name, "attended": False})
+
+
+@on("appointment_attended")
+def _attended(s: State, e: Any) -> None:
+    _review(s, appointment={**(s["review"] or {}).get("appointment", {}), "attended": True})
+
+
+@on("review_suspended")
+def _review_suspended(s: State, e: Any) -> None:
+    s.update(status="suspended", suspended_reason=e.reason)
+
+
+@on("review_resumed")
+def _review_resumed(s: State, e: Any) -> None:
+    s.update(status="in_review", review_due=e.due_on.isoformat(), suspended_reason=None)
+
+
+@on("review_stopped")
+def _review_stopped(s: State, e: Any) -> None:
+    _review(s, stopped=True)
+
+
+@on("review_sla_breached")
+def _breached(s: State, e: Any) -> None:
+    s["sla_breached"] = True
+
+
+@on("opinion_submitted")
+def _opinion(s: State, e: Any) -> None:
+    s["opinion"] = {"outcome": e.outcome, "summary": e.summary, "reviewer": e.reviewer,
+                    "submitted_on": e.submitted_on.isoformat(),
+                    "working_days_used": e.working_days_used, "sla_met": e.sla_met}
+    if not e.sla_met:
+        s["sla_breached"] = True
+
+
+@on("report_prepared")
+def _report_prepared(s: State, e: Any) -> None:
+    s["report"] = {"report_id": str(e.report_id), "outcome": e.outcome, "delivered_at": None}
+
+
+@on("report_delivered")
+def _report_delivered(s: State, e: Any) -> None:
+    s["status"] = "report_issued"
+    s["report_recipients"] = [d.recipient for d in e.deliveries]
+    s["report"] = {**(s["report"] or {}), "delivered_at": e.occurred_at.isoformat(),
+                   "gp_withheld": e.gp_withheld}
+
+
+@on("case_closed")
+def _closed(s: State, e: Any) -> None:
+    s["status"] = "closed"
+
+
+@on("case_cancelled")
+def _cancelled(s: State, e: Any) -> None:
+    s.update(status="cancelled", cancelled_reason=e.reason)
