@@ -112,10 +112,18 @@ def replay(r: dict[str, Any]) -> None:
     for col in ("#", "at", "service", "event", "actor"):
         table.add_column(col)
     for i, e in enumerate(r["events"], 1):
-        table.add_row(str(i), e["at"][:23], e["service"], e["type"], e["actor"])
+        table.add_row(str(i), london_time(e["at"]), e["service"], e["type"], e["actor"])
     out.print(table)
     if r["state"]:
         case_state(r["state"])
+
+
+def london_time(iso: str) -> str:
+    from datetime import datetime
+
+    from services.common.context import LONDON
+
+    return datetime.fromisoformat(iso).astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
 
 
 def verification(r: dict[str, Any]) -> None:
