@@ -38,6 +38,7 @@ class Options:
 
 
 OPTIONS = Options()
+CLOCK = SystemClock()  # one clock for commands and reactions: readings never repeat
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Second medical opinion cases: intake, records, review, reporting.")
 policies = typer.Typer(no_args_is_help=True, help="The policy register.")
@@ -72,7 +73,7 @@ def emit(result: dict[str, Any], human: Callable[[dict[str, Any]], None] | None 
 @contextmanager
 def runtime() -> Iterator[EmbeddedRuntime]:
     """The embedded deployment under --home; every command is also the clock's tick."""
-    rt = EmbeddedRuntime(cases_home(OPTIONS.home), SystemClock())
+    rt = EmbeddedRuntime(cases_home(OPTIONS.home), CLOCK)
     try:
         rt.pump()  # finish anything a process that died left half-way
         rt.flag_overdue_reviews()
@@ -82,7 +83,7 @@ def runtime() -> Iterator[EmbeddedRuntime]:
 
 
 def context(actor: str = "case_handler") -> Context:
-    return Context(actor=f"user:{actor}", now=SystemClock().now())
+    return Context(actor=f"user:{actor}", now=CLOCK.now())
 
 
 def parse_case_id(text: str) -> UUID:
@@ -433,6 +434,7 @@ def split_global_options(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    OPTIONS.home, OPTIONS.json = None, False
     try:
         args = split_global_options(list(sys.argv[1:] if argv is None else argv))
         app(args=args, prog_name="cases", standalone_mode=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -15,27 +15,38 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+_TICK = timedelta(microseconds=1)
+
+
 class SystemClock:
+    """Wall-clock time that never repeats a reading, so every fact has its own moment
+    and a reaction always comes after what caused it."""
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=timezone.utc)
+
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        self._last = max(datetime.now(timezone.utc), self._last + _TICK)
+        return self._last
 
 
 class SettableClock:
-    """A clock the demo and the tests move by hand; it never goes backwards."""
+    """A clock the demo and the tests move by hand; it never goes backwards, and
+    successive readings advance by a microsecond so events keep their order."""
 
     def __init__(self, start: datetime):
         self._now = start
+        self._reads = 0
 
     def now(self) -> datetime:
-        return self._now
+        self._reads += 1
+        return self._now + self._reads * _TICK
 
     def set(self, moment: datetime) -> None:
-        if moment > self._now:
-            self._now = moment
+        if moment > self._now + self._reads * _TICK:
+            self._now, self._reads = moment, 0
 
     def advance(self, **delta: float) -> datetime:
-        from datetime import timedelta
-
         self._now = self._now + timedelta(**delta)
         return self._now
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -61,7 +62,8 @@ class ServiceApplication(ProcessApplication[UUID]):
     def reaction_context(self, event: DomainEvent) -> Context:
         return Context(
             actor=f"service:{self.name}",
-            now=max(self.clock.now(), event.occurred_at),
+            # A reaction happens after its cause, even when clocks disagree.
+            now=max(self.clock.now(), event.occurred_at + timedelta(microseconds=1)),
             correlation_id=event.correlation_id or event.event_id,
             causation_id=event.event_id,
         )

@@ -35,6 +35,7 @@ PIPES: tuple[tuple[str, str], ...] = (
 class EmbeddedRuntime:
     def __init__(self, home: Path, clock: Clock | None = None):
         self.home = home
+        home.mkdir(parents=True, exist_ok=True)
         self.clock = clock or SystemClock()
         keys = deployment_keys(home)
         self.intake = Intake(env=store_env(home, "intake"), clock=self.clock)
