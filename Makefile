@@ -25,5 +25,8 @@ test: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m events.schema_export
 
-clean:
+## clean: remove local stores and caches (stops the test infrastructure first)
+clean: infra-down
 	rm -rf var .pytest_cache
+
+include infra/infra.mk
