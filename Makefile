@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cases demo
 
-## test: the whole suite
+## test: the whole suite, on SQLite and a real PostgreSQL, with a real Kafka broker
+## (installs and starts both where absent, stops what it started)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	bash infra/run-tests.sh
 
 ## schemas: write the events' JSON Schemas to events/schema/ (committed; a test checks they are fresh)
 schemas: $(STAMP)

@@ -16,11 +16,14 @@ class Clock(Protocol):
 
 
 _TICK = timedelta(microseconds=1)
+#: A settable clock's readings are this far apart: further than any chain of reactions
+#: (each a microsecond after its cause), so a command never sorts before an earlier
+#: command's consequences.
+_READ_STEP = timedelta(milliseconds=1)
 
 
 class SystemClock:
-    """Wall-clock time that never repeats a reading, so every fact has its own moment
-    and a reaction always comes after what caused it."""
+    """Wall-clock time that never repeats a reading, so every command has its own moment."""
 
     def __init__(self) -> None:
         self._last = datetime.min.replace(tzinfo=timezone.utc)
@@ -32,7 +35,7 @@ class SystemClock:
 
 class SettableClock:
     """A clock the demo and the tests move by hand; it never goes backwards, and
-    successive readings advance by a microsecond so events keep their order."""
+    successive readings advance a little, so commands keep their order."""
 
     def __init__(self, start: datetime):
         self._now = start
@@ -40,10 +43,10 @@ class SettableClock:
 
     def now(self) -> datetime:
         self._reads += 1
-        return self._now + self._reads * _TICK
+        return self._now + self._reads * _READ_STEP
 
     def set(self, moment: datetime) -> None:
-        if moment > self._now + self._reads * _TICK:
+        if moment > self._now + self._reads * _READ_STEP:
             self._now, self._reads = moment, 0
 
     def advance(self, **delta: float) -> datetime:

@@ -15,7 +15,7 @@ from events.review import OpinionSubmitted
 from services.common.context import Context
 from services.common.errors import Refused, UnknownCase
 from services.reporting.domain.report import CaseReport
-from services.reporting.views import CaseViews, ReportingRecorder
+from services.reporting.views import CaseViews, PostgresReportingRecorder, SQLiteReportingRecorder
 from services.runtime.application import ServiceApplication
 
 
@@ -24,12 +24,12 @@ class Reporting(ServiceApplication):
     reactions: ClassVar[dict[type[DomainEvent], str]] = {OpinionSubmitted: "on_opinion_submitted"}
 
     def __init__(self, env: dict[str, str] | None = None, clock: Any = None):
-        env = {**(env or {}), "PROCESS_RECORDER_TOPIC": get_topic(ReportingRecorder)}
+        env = dict(env or {})
+        recorder = (PostgresReportingRecorder if "postgres" in env.get("PERSISTENCE_MODULE", "")
+                    else SQLiteReportingRecorder)
+        env["PROCESS_RECORDER_TOPIC"] = get_topic(recorder)
         super().__init__(env, clock)
         self.views = CaseViews(self.recorder)  # type: ignore[arg-type]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
 
     # -- commands -------------------------------------------------------------------------
 

@@ -1,5 +1,9 @@
 """Reporting's read models in its own store, written in the transaction that records
-the upstream position (tracking), so a view never misses or double-counts an event."""
+the upstream position (tracking), so a view never misses or double-counts an event.
+
+The same SQL serves SQLite and PostgreSQL; only the placeholder, the binary type and the
+schema differ (`ViewSql`).
+"""
 
 from __future__ import annotations
 
@@ -9,74 +13,107 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
-from services.reporting.projections.case_state import SERVICE_ORDER, fold
+from services.reporting.projections.case_state import SERVICE_ORDER, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
 
-VIEW_TABLES = [
-    "CREATE TABLE IF NOT EXISTS case_events ("
-    " event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-    " service_rank INTEGER NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL,"
-    " payload BLOB NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS case_events_by_case ON case_events (case_id, occurred_at)",
-    "CREATE TABLE IF NOT EXISTS case_state ("
-    " case_id TEXT PRIMARY KEY, status TEXT NOT NULL, state BLOB NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS case_state_by_status ON case_state (status)",
-    "CREATE TABLE IF NOT EXISTS consent_history ("
-    " event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, member_ref TEXT, scope TEXT NOT NULL,"
-    " action TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, channel TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS consent_history_by_case ON consent_history (case_id, at)",
-]
+
+class ViewSql:
+    """The views' statements for one database."""
+
+    def __init__(self, *, param: str, binary: str, schema: str = ""):
+        p, t = param, (f"{schema}." if schema else "") + "reporting_"
+        self.create = [
+            f"CREATE TABLE IF NOT EXISTS {t}case_events (event_id TEXT PRIMARY KEY,"
+            " case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, service_rank INTEGER NOT NULL,"
+            f" version INTEGER NOT NULL, type TEXT NOT NULL, payload {binary} NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS reporting_case_events_by_case ON {t}case_events (case_id)",
+            f"CREATE TABLE IF NOT EXISTS {t}case_state (case_id TEXT PRIMARY KEY,"
+            f" status TEXT NOT NULL, state {binary} NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS reporting_case_state_by_status ON {t}case_state (status)",
+            f"CREATE TABLE IF NOT EXISTS {t}consent_history (event_id TEXT PRIMARY KEY,"
+            " case_id TEXT NOT NULL, member_ref TEXT, scope TEXT NOT NULL, action TEXT NOT NULL,"
+            " at TEXT NOT NULL, actor TEXT NOT NULL, channel TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS reporting_consent_history_by_case ON {t}consent_history (case_id)",
+        ]
+        self.insert_event = (f"INSERT INTO {t}case_events VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
+                             " ON CONFLICT DO NOTHING")
+        self.case_payloads = f"SELECT payload FROM {t}case_events WHERE case_id = {p}"
+        self.upsert_state = (f"INSERT INTO {t}case_state VALUES ({p}, {p}, {p}) ON CONFLICT (case_id)"
+                             " DO UPDATE SET status = excluded.status, state = excluded.state")
+        self.insert_consent = (f"INSERT INTO {t}consent_history VALUES ({p}, {p}, {p}, {p}, {p}, {p},"
+                               f" {p}, {p}) ON CONFLICT DO NOTHING")
+        self.state_of = f"SELECT state FROM {t}case_state WHERE case_id = {p}"
+        self.all_states = f"SELECT state FROM {t}case_state ORDER BY case_id"
+        self.by_status = f"SELECT status, COUNT(*) AS n FROM {t}case_state GROUP BY status"
+        self.consents_of = (f"SELECT event_id, case_id, member_ref, scope, action, at, actor, channel"
+                            f" FROM {t}consent_history WHERE case_id = {p} ORDER BY at")
 
 
-class ReportingRecorder(SQLiteProcessRecorder):
-    """Process recorder that also updates the views from the events it is given."""
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *VIEW_TABLES]
-
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        returning = super()._insert_events(c, stored_events, **kwargs)
-        update_views(c, kwargs.get("view_events", ()))
-        return returning
-
-
-def update_views(c: Any, events: Iterable[DomainEvent]) -> None:
+def update_views(sql: ViewSql, c: Any, events: Iterable[DomainEvent]) -> None:
     touched: set[str] = set()
     for event in events:
         if not isinstance(event, CaseEvent):
             continue
         case_id = str(event.case_id)
-        c.execute(
-            "INSERT INTO case_events VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (str(event.event_id), case_id, event.occurred_at.isoformat(),
-             SERVICE_ORDER[event.service], event.originator_version, event.type_name, encode(event)),
-        )
+        c.execute(sql.insert_event, (
+            str(event.event_id), case_id, event.occurred_at.isoformat(), SERVICE_ORDER[event.service],
+            event.originator_version, event.type_name, encode(event)))
         touched.add(case_id)
     for case_id in touched:
-        c.execute("SELECT payload FROM case_events WHERE case_id = ?", (case_id,))
-        case_events = [decode(row[0]) for row in c.fetchall()]
+        c.execute(sql.case_payloads, (case_id,))
+        case_events = [decode(bytes(row["payload"])) for row in c.fetchall()]
         state = fold(case_events)
-        c.execute(
-            "INSERT INTO case_state VALUES (?, ?, ?) ON CONFLICT (case_id) DO UPDATE"
-            " SET status = excluded.status, state = excluded.state",
-            (case_id, state["status"], orjson.dumps(state)),
-        )
+        c.execute(sql.upsert_state, (case_id, state["status"], orjson.dumps(state)))
         for event in case_events:
             row = consent_row(event, state.get("member_ref"))
             if row is not None:
-                c.execute("INSERT INTO consent_history VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                          " ON CONFLICT DO NOTHING", row)
+                c.execute(sql.insert_consent, row)
+
+
+class SQLiteReportingRecorder(SQLiteProcessRecorder):
+    """SQLite process recorder that also updates the views from the events it is given."""
+
+    view_sql = ViewSql(param="?", binary="BLOB")
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self.view_sql.create]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        update_views(self.view_sql, c, kwargs.get("view_events", ()))
+        return returning
+
+
+class PostgresReportingRecorder(PostgresProcessRecorder):
+    """PostgreSQL process recorder that also updates the views (tables reporting_*)."""
+
+    @property
+    def view_sql(self) -> ViewSql:
+        return ViewSql(param="%s", binary="BYTEA", schema=self.datastore.schema)
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in self.view_sql.create:
+                curs.execute(statement.encode())
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        returning = super()._insert_events(curs, stored_events, **kwargs)
+        update_views(self.view_sql, curs, kwargs.get("view_events", ()))
+        return returning
 
 
 class CaseViews:
     """Queries over the views (read-only)."""
 
-    def __init__(self, recorder: ReportingRecorder):
+    def __init__(self, recorder: SQLiteReportingRecorder | PostgresReportingRecorder):
         self._datastore = recorder.datastore
+        self._sql = recorder.view_sql
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._datastore.transaction(commit=False) as c:
@@ -84,24 +121,19 @@ class CaseViews:
             return list(c.fetchall())
 
     def case_state(self, case_id: UUID) -> dict[str, Any] | None:
-        rows = self._rows("SELECT state FROM case_state WHERE case_id = ?", (str(case_id),))
-        return orjson.loads(rows[0][0]) if rows else None
+        rows = self._rows(self._sql.state_of, (str(case_id),))
+        return orjson.loads(bytes(rows[0]["state"])) if rows else None
 
     def all_states(self) -> list[dict[str, Any]]:
-        return [orjson.loads(r[0]) for r in self._rows("SELECT state FROM case_state ORDER BY case_id")]
+        return [orjson.loads(bytes(r["state"])) for r in self._rows(self._sql.all_states)]
 
     def count_by_status(self) -> dict[str, int]:
-        return dict(self._rows("SELECT status, COUNT(*) FROM case_state GROUP BY status"))
+        return {r["status"]: r["n"] for r in self._rows(self._sql.by_status)}
 
     def audit_trail(self, case_id: UUID) -> list[DomainEvent]:
-        rows = self._rows("SELECT payload FROM case_events WHERE case_id = ?", (str(case_id),))
-        from services.reporting.projections.case_state import causal_order
-
-        return sorted((decode(r[0]) for r in rows), key=causal_order)
+        rows = self._rows(self._sql.case_payloads, (str(case_id),))
+        return sorted((decode(bytes(r["payload"])) for r in rows), key=causal_order)
 
     def consent_history(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT event_id, case_id, member_ref, scope, action, at, actor, channel"
-            " FROM consent_history WHERE case_id = ? ORDER BY at", (str(case_id),))
         keys = ("event_id", "case_id", "member_ref", "scope", "action", "at", "actor", "channel")
-        return [dict(zip(keys, row)) for row in rows]
+        return [{k: r[k] for k in keys} for r in self._rows(self._sql.consents_of, (str(case_id),))]

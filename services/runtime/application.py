@@ -60,10 +60,12 @@ class ServiceApplication(ProcessApplication[UUID]):
             return None
 
     def reaction_context(self, event: DomainEvent) -> Context:
+        """A reaction is stamped with its cause's moment plus a microsecond: in business
+        terms it happens when its cause did, it sorts right after it, and its time does
+        not depend on how late a worker processed it (the store keeps that)."""
         return Context(
             actor=f"service:{self.name}",
-            # A reaction happens after its cause, even when clocks disagree.
-            now=max(self.clock.now(), event.occurred_at + timedelta(microseconds=1)),
+            now=event.occurred_at + timedelta(microseconds=1),
             correlation_id=event.correlation_id or event.event_id,
             causation_id=event.event_id,
         )

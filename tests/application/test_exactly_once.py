@@ -21,7 +21,9 @@ from services.review.application import ReviewService
 from tests.fixtures import REQUEST, Desk, policy
 
 
-def test_a_crash_mid_pump_is_finished_on_restart_without_duplicates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_mid_pump_is_finished_on_restart_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
     desk = Desk(tmp_path / "home")
     desk.load_policies(policy(model="in_house"))
     case = desk.open()
@@ -31,11 +33,10 @@ def test_a_crash_mid_pump_is_finished_on_restart_without_duplicates(tmp_path: Pa
     def crash(*args: object) -> None:
         raise RuntimeError("process died")
 
-    monkeypatch.setattr(ReviewService, "on_case_ready", crash)
-    with pytest.raises(RuntimeError):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(ReviewService, "on_case_ready", crash)
         desk.act(desk.rt.records.complete_records, case)
     desk.close()
-    monkeypatch.undo()
 
     restarted = Desk(tmp_path / "home", now=desk.clock.now())
     restarted.rt.pump()
@@ -82,7 +83,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def test_a_worker_killed_with_sigkill_mid_pump_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
+def test_a_worker_killed_with_sigkill_mid_pump_loses_nothing_and_repeats_nothing(tmp_path: Path, store: str) -> None:
     home, cases = tmp_path / "home", 60
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(home), json.dumps(policy()), json.dumps(REQUEST), str(cases)],
@@ -90,7 +91,7 @@ def test_a_worker_killed_with_sigkill_mid_pump_loses_nothing_and_repeats_nothing
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "pumping"
-    _wait_until_records_holds(home, events=30)  # well into the pump, far from its end
+    _wait_until_records_holds(home, store, events=30)  # well into the pump, far from its end
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
@@ -106,17 +107,27 @@ def test_a_worker_killed_with_sigkill_mid_pump_loses_nothing_and_repeats_nothing
     rt.close()
 
 
-def _wait_until_records_holds(home: Path, events: int) -> None:
+def _wait_until_records_holds(home: Path, store: str, events: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            with sqlite3.connect(f"file:{home / 'records.sqlite'}?mode=ro", uri=True, timeout=5) as db:
-                if db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] >= events:
-                    return
-        except sqlite3.OperationalError:
-            pass  # not created yet, or busy: look again
+        if _records_events(home, store) >= events:
+            return
         time.sleep(0.002)
     raise AssertionError("the child never got that far")
+
+
+def _records_events(home: Path, store: str) -> int:
+    try:
+        if store == "sqlite":
+            with sqlite3.connect(f"file:{home / 'records.sqlite'}?mode=ro", uri=True, timeout=5) as db:
+                return int(db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+        import psycopg
+
+        with psycopg.connect(os.environ["CASES_PG_DSN"]) as db:
+            schema = os.environ["CASES_PG_SCHEMA"]
+            return int(db.execute(f"SELECT COUNT(*) FROM {schema}.records_events").fetchone()[0])
+    except Exception:  # not created yet, or busy: look again
+        return 0
 
 
 def _all_records_events(rt: EmbeddedRuntime) -> list:
