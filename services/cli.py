@@ -22,12 +22,13 @@ from events.records import CONSENT_SCOPES, RECORD_KINDS
 from events.review import OUTCOMES
 from services import presenters
 from services.common.context import LONDON, Context, SystemClock, london_date
-from services.common.errors import BadInput, Refused
+from services.common.errors import BadInput, Refused, ServiceUnavailable
 from services.intake.domain.register_file import parse_register
 from services.intake.domain.request import parse_case_request
 from services.review.domain.reviewers_file import parse_reviewers
 from services.review.domain.sla import NATIONS, due_date
-from services.runtime.embedded import EmbeddedRuntime
+from services.runtime.embedded import Deployment, EmbeddedRuntime
+from services.runtime.kafka.config import bus_from_env, parse_bus
 from services.runtime.stores import cases_home
 
 
@@ -71,12 +72,27 @@ def emit(result: dict[str, Any], human: Callable[[dict[str, Any]], None] | None 
 
 
 @contextmanager
-def runtime() -> Iterator[EmbeddedRuntime]:
-    """The embedded deployment under --home; every command is also the clock's tick."""
-    rt = EmbeddedRuntime(cases_home(OPTIONS.home), CLOCK)
+def runtime() -> Iterator[Deployment]:
+    """The deployment under --home: embedded by default, or over Kafka with CASES_BUS.
+
+    Embedded, every command is also the clock's tick and finishes what a process that
+    died left half-way. Over Kafka, the workers do both."""
     try:
-        rt.pump()  # finish anything a process that died left half-way
-        rt.flag_overdue_reviews()
+        bus = bus_from_env()
+    except ValueError as error:
+        raise BadInput("CASES_BUS", str(error)) from None
+    home = cases_home(OPTIONS.home)
+    rt: Deployment
+    if bus is None:
+        rt = EmbeddedRuntime(home, CLOCK)
+    else:
+        from services.runtime.kafka.bus import BusRuntime
+
+        rt = BusRuntime(home, bus, CLOCK)
+    try:
+        if bus is None:  # over Kafka the workers finish crashed work and tick the SLA clock
+            rt.pump()
+            rt.flag_overdue_reviews()
         yield rt
     finally:
         rt.close()
@@ -102,7 +118,7 @@ def read_file(path: str, field: str = "FILE") -> str:
         raise BadInput(field, f"cannot read {path}: {error.__class__.__name__}") from None
 
 
-def check_case_open(rt: EmbeddedRuntime, case_id: UUID) -> dict[str, Any]:
+def check_case_open(rt: Deployment, case_id: UUID) -> dict[str, Any]:
     """Unknown case: bad input. Declined or cancelled case: refused, whatever the command."""
     state = rt.reporting.case_state(case_id)
     if state["status"] == "declined":
@@ -112,7 +128,7 @@ def check_case_open(rt: EmbeddedRuntime, case_id: UUID) -> dict[str, Any]:
     return state
 
 
-def after_change(rt: EmbeddedRuntime, case_id: UUID) -> dict[str, Any]:
+def after_change(rt: Deployment, case_id: UUID) -> dict[str, Any]:
     rt.pump()
     return rt.reporting.case_state(case_id)
 
@@ -182,7 +198,10 @@ def replay(
     cid = parse_case_id(case_id)
     moment = parse_moment(as_of) if as_of else None
     with runtime() as rt:
-        events = case_events(rt.services, cid)
+        if rt.replays_from_stores:
+            events = case_events(rt.services, cid)
+        else:  # over Kafka: what reporting built from the topics
+            events = rt.reporting.views.audit_trail(cid)
     if not events:
         raise BadInput("case_id", f"no case {cid}")
     result = {"case_id": str(cid), "as_of": moment.isoformat() if moment else None,
@@ -273,7 +292,7 @@ def records_complete(case_id: str) -> None:
     _records_change(cid, lambda rt: rt.records.complete_records(cid, context()))
 
 
-def _records_change(cid: UUID, change: Callable[[EmbeddedRuntime], None]) -> None:
+def _records_change(cid: UUID, change: Callable[[Deployment], None]) -> None:
     with runtime() as rt:
         check_case_open(rt, cid)
         change(rt)
@@ -341,7 +360,7 @@ def review_attend(case_id: str) -> None:
     _case_change(cid, lambda rt: rt.review.attend_appointment(cid, context()))
 
 
-def _case_change(cid: UUID, change: Callable[[EmbeddedRuntime], None]) -> None:
+def _case_change(cid: UUID, change: Callable[[Deployment], None]) -> None:
     with runtime() as rt:
         check_case_open(rt, cid)
         change(rt)
@@ -367,6 +386,49 @@ def sla_sweep() -> None:
         breached = sum(1 for s in rt.reporting.views.all_states() if s["sla_breached"])
     emit({"breached": breached, "by_status": states},
          lambda r: presenters.say(f"{r['breached']} cases breached their SLA."))
+
+
+@app.command("worker")
+def worker(
+    service: str = typer.Argument(..., help="intake, records, review or reporting"),
+    bus: Optional[str] = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)"),
+    sla_check_seconds: float = typer.Option(60.0, "--sla-check-seconds",
+                                            help="review: how often to flag overdue reviews (0: never)"),
+    instance: int = typer.Option(0, "--instance", help="this instance's number, from 0"),
+    instances: int = typer.Option(1, "--instances", help="how many instances share the partitions"),
+) -> None:
+    """Run one service as its own process on Kafka until SIGTERM or SIGINT."""
+    import logging
+
+    from services.runtime.deployment import SERVICES
+    from services.runtime.kafka.worker import Worker
+
+    choice(service, SERVICES, "service")
+    try:
+        settings = parse_bus(bus) if bus else bus_from_env()
+    except ValueError as error:
+        raise BadInput("--bus", str(error)) from None
+    if settings is None:
+        raise BadInput("--bus", "a worker needs Kafka: pass --bus kafka://host:port or set CASES_BUS")
+    if not 0 <= instance < instances:
+        raise BadInput("--instance", f"must be from 0 to {instances - 1}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    Worker(service, cases_home(OPTIONS.home), settings, sla_check_seconds, instance, instances).run()
+
+
+@app.command("topics")
+def topics(bus: Optional[str] = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)")) -> None:
+    """Create the case topics (partitions, retention forever, replication by broker count)."""
+    from services.runtime.kafka.topics import ensure_topics
+
+    try:
+        settings = parse_bus(bus) if bus else bus_from_env()
+    except ValueError as error:
+        raise BadInput("--bus", str(error)) from None
+    if settings is None:
+        raise BadInput("--bus", "pass --bus kafka://host:port or set CASES_BUS")
+    created = ensure_topics(settings)
+    emit({"created": created}, lambda r: presenters.say(f"Created {len(r['created'])} topics."))
 
 
 @app.command("demo")
@@ -447,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Done as done:
         return done.code
+    except ServiceUnavailable as error:
+        presenters.unavailable(error, OPTIONS.json)
+        return 3
     except typer.Abort:
         return 1
     except typer.Exit as done:

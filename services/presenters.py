@@ -45,6 +45,12 @@ def refused(error: Refused, as_json: bool) -> None:
     err.print(f"refused: {error.code}: {error.message}")
 
 
+def unavailable(error: Exception, as_json: bool) -> None:
+    err.print(f"unavailable: {error}")
+    if as_json:
+        print_json({"error": "unavailable", "message": str(error)})
+
+
 def opened(r: dict[str, Any]) -> None:
     if r["status"] == "accepted":
         say(f"Case {r['case_id']} accepted ({r['model']}). Next: the member's records_access consent.")

@@ -28,3 +28,7 @@ class Refused(Exception):
 class UnknownCase(BadInput):
     def __init__(self, case_id: object):
         super().__init__("case_id", f"no case {case_id}")
+
+
+class ServiceUnavailable(RuntimeError):
+    """Infrastructure the command needs is not there (a broker, a worker); exit 3."""

@@ -6,7 +6,7 @@ import heapq
 import json
 import random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from rich.progress import Progress
 from services.common.context import LONDON, Context, SettableClock, london_date
 from services.intake.domain.register_file import parse_register
 from services.review.domain.reviewers_file import parse_reviewers
-from services.runtime.embedded import EmbeddedRuntime
+from services.runtime.embedded import Deployment, EmbeddedRuntime
 from services.simulation.catalogue import reviewer_directory
 from services.simulation.population import case_request, policy_register
 from services.simulation.scenarios import Simulation, case_journey
@@ -25,7 +25,13 @@ from services.simulation.summary import summarise
 WINDOW_DAYS = 150  # the batch starts this long ago and ends well before today
 
 
-def run_demo(home: Path, *, cases: int, seed: int, fresh: bool, quiet: bool) -> dict[str, Any]:
+DeploymentFactory = Callable[[Path, SettableClock], Deployment]
+
+
+def run_demo(home: Path, *, cases: int, seed: int, fresh: bool, quiet: bool,
+             deployment: DeploymentFactory = EmbeddedRuntime) -> dict[str, Any]:
+    """Run the batch on a deployment: embedded by default, or over Kafka (the workers
+    must then be running against the same home)."""
     if fresh and home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -33,7 +39,7 @@ def run_demo(home: Path, *, cases: int, seed: int, fresh: bool, quiet: bool) -> 
     begin = datetime.combine(london_date(datetime.now(LONDON)) - timedelta(days=WINDOW_DAYS),
                              time(8, 0), LONDON)
     clock = SettableClock(begin)
-    rt = EmbeddedRuntime(home, clock)
+    rt = deployment(home, clock)
     try:
         sim = Simulation(rt)
         policies = policy_register(rng, begin.date())

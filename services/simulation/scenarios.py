@@ -16,7 +16,7 @@ from services.common.context import LONDON, Context
 from services.common.errors import Refused
 from services.intake.domain.request import parse_case_request
 from services.review.domain.sla import add_working_days, working_days_between
-from services.runtime.embedded import EmbeddedRuntime
+from services.runtime.embedded import Deployment
 from services.simulation.catalogue import RECORD_SOURCES
 
 Step = Iterator[timedelta | datetime]
@@ -38,7 +38,7 @@ OUTCOMES = {"confirmed": 0.55, "alternative_treatment": 0.25, "diagnosis_changed
 class Simulation:
     """The services driven as a case handler, a member and reviewers would."""
 
-    def __init__(self, runtime: EmbeddedRuntime):
+    def __init__(self, runtime: Deployment):
         self.rt = runtime
         self.refusals: dict[str, int] = {}
         self.plans: dict[str, str] = {}

@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from services.reporting.replay import case_events, replay
-from services.runtime.embedded import EmbeddedRuntime
+from services.runtime.embedded import Deployment
 
 
-def summarise(rt: EmbeddedRuntime, sim: Any, *, seed: int, cases: int) -> dict[str, Any]:
+def summarise(rt: Deployment, sim: Any, *, seed: int, cases: int) -> dict[str, Any]:
     states = rt.reporting.views.all_states()
     by_status = Counter(s["status"] for s in states)
     by_model_outcome = Counter(

@@ -25,15 +25,16 @@ class Result:
 
 
 class Cases:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, env: dict[str, str] | None = None):
         self.home = home
+        self.env = env or {}
 
     def __call__(self, *args: str, as_json: bool = True) -> Result:
         argv = [sys.executable, "-m", "services.cli", *args, "--home", str(self.home)]
         if as_json:
             argv.append("--json")
         done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+                              env={**os.environ, "PYTHONPATH": str(ROOT), **self.env}, timeout=120)
         return Result(done.returncode, done.stdout, done.stderr)
 
     def write(self, name: str, data: Any) -> str:

@@ -18,6 +18,11 @@ def cases(tmp_path: Path) -> Cases:
 
 
 def test_full_third_party_walk(cases: Cases) -> None:
+    walk_third_party_case(cases)
+
+
+def walk_third_party_case(cases: Cases) -> str:
+    """The acceptance walk; over Kafka too (tests/e2e/test_kafka_deployment.py)."""
     loaded = cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
     assert loaded.code == 0 and loaded.json == {"loaded": 1}
 
@@ -75,6 +80,7 @@ def test_full_third_party_walk(cases: Cases) -> None:
     assert earlier["state"]["status"] == "collecting_records"
     assert earlier["state"]["review_due"] is None
     assert len(earlier["events"]) < len(events)
+    return case
 
 
 def test_declined_request_is_a_case_and_every_command_on_it_is_refused(cases: Cases) -> None:

@@ -1,0 +1,1 @@
+"""Kafka transport for the services: topics, outbox relay, consumers, workers."""

@@ -1,0 +1,138 @@
+"""A service consuming its upstream topics with exactly-once effect.
+
+Each message is decoded and handed to the service's reactions together with a tracking
+record (upstream service and partition, upstream notification id) that commits in the
+same transaction as whatever the reaction records. A message seen before hits the unique
+tracking row and changes nothing, so Kafka's committed offsets are only a hint for where
+to resume. A message that cannot be decoded, names an unknown type, or makes a reaction
+fail goes to the dead-letter topic with the reason, and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from events.codec import decode
+from events.topics import DEADLETTER_TOPIC, case_topic
+from services.runtime.application import ServiceApplication
+
+log = logging.getLogger("cases.consumer")
+
+
+def group_id(service: str) -> str:
+    return f"cases-{service}"
+
+
+def wait_for_partitions(consumer: KafkaConsumer, topics: list[str], timeout: float = 60.0) -> None:
+    """Join the group only once the topics' partitions are known: a member that joins
+    without them is given nothing, and kafka-python may not ask again."""
+    deadline = time.monotonic() + timeout
+    while any(not consumer.partitions_for_topic(t) for t in topics):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics not found: {topics}")
+        time.sleep(0.2)
+
+
+def all_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t))]
+
+
+class ServiceConsumer:
+    def __init__(self, app: ServiceApplication, leaders: Iterable[str], bootstrap: str,
+                 producer: KafkaProducer, instance: int = 0, instances: int = 1):
+        self.app = app
+        self.topics = [case_topic(leader) for leader in leaders]
+        self.producer = producer
+        self.interests = set(app.topics)  # the event types this service reacts to
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id(app.name),
+            client_id=f"cases-{app.name}",
+            enable_auto_commit=False,  # offsets are committed after the effects are stored
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+            fetch_max_wait_ms=20,
+        )
+        self.applied = 0
+        self.dead_letters = 0
+        wait_for_partitions(self.consumer, self.topics)
+        # Partitions are assigned by instance number rather than by group rebalancing:
+        # kafka-python 3.0 can stall in a rebalance after a metadata change, and a
+        # stalled consumer is worse than a fixed split. Offsets are still committed
+        # under the service's group, so lag is visible to the usual tools.
+        self.consumer.assign([
+            tp for tp in all_partitions(self.consumer, self.topics)
+            if tp.partition % instances == instance
+        ])
+
+    def poll_once(self, timeout_ms: int = 50) -> int:
+        batches = self.consumer.poll(timeout_ms=timeout_ms)
+        handled = 0
+        for messages in batches.values():
+            for message in messages:
+                self.handle(message)
+                handled += 1
+        if handled:
+            self.commit()
+        return handled
+
+    def commit(self) -> None:
+        """Offsets are only a hint: if a rebalance gets in the way, the next poll finishes
+        it and a later commit covers these messages; a redelivery changes nothing."""
+        try:
+            self.consumer.commit()
+        except KafkaError as error:
+            log.info("offset commit deferred: %s", type(error).__name__)
+
+    def handle(self, message: Any) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in (message.headers or [])}
+        try:
+            source = headers["source_service"]
+            position = int(headers["notification_id"])
+        except (KeyError, ValueError):
+            self.dead_letter(message, "missing or malformed source_service/notification_id header")
+            return
+        try:
+            event = decode(message.value)
+        except Exception as error:  # undecodable bytes or unknown type: park it, go on
+            self.dead_letter(message, f"undecodable: {type(error).__name__}")
+            return
+        if self.interests and event.type_name not in self.interests:
+            return
+        tracking = Tracking(f"{source}.{message.partition}", position)
+        try:
+            self.app.process_event(event, tracking)
+            self.applied += 1
+        except IntegrityError:
+            pass  # seen before: its effect is already stored
+        except Exception as error:
+            self.dead_letter(message, f"reaction failed: {type(error).__name__}: {error}")
+            self._mark_handled(tracking)
+
+    def _mark_handled(self, tracking: Tracking) -> None:
+        try:
+            self.app.recorder.insert_tracking(tracking)
+        except IntegrityError:
+            pass
+
+    def dead_letter(self, message: Any, reason: str) -> None:
+        self.dead_letters += 1
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
+                    message.offset, reason)
+        headers = list(message.headers or []) + [
+            ("dlq_reason", reason.encode()),
+            ("dlq_consumer", self.app.name.encode()),
+            ("dlq_origin", f"{message.topic}:{message.partition}:{message.offset}".encode()),
+        ]
+        self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
+        self.producer.flush()
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -1,0 +1,168 @@
+"""The four services as separate processes on a real Kafka broker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from events.topics import DEADLETTER_TOPIC, SERVICES, case_topic
+from services.runtime.embedded import EmbeddedRuntime
+from tests.e2e.cli import Cases
+from tests.e2e.test_cli_walk import walk_third_party_case
+from tests.fixtures import policy, request
+from tests.kafka_support import Workers, kafka_bootstrap, running_workers
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[Workers, Cases]]:
+    bootstrap = kafka_bootstrap()
+    home = tmp_path / "home"
+    with running_workers(home, bootstrap, tmp_path / "logs") as workers:
+        yield workers, Cases(home, env={"CASES_BUS": f"kafka://{bootstrap}"})
+
+
+def read_topic(bootstrap: str, topic: str) -> list:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=3000, group_id=None)
+    messages = list(consumer)
+    consumer.close()
+    return messages
+
+
+def test_case_walk_over_kafka(deployment: tuple[Workers, Cases]) -> None:
+    workers, cases = deployment
+    case = walk_third_party_case(cases)
+    # A reader knowing only the topics and kafka-python finds every event of the case,
+    # keyed by case id, each service's events in the case's own order.
+    replayed = cases("replay", case).json["events"]
+    found: dict[str, list[dict]] = defaultdict(list)
+    for service in SERVICES:
+        for message in read_topic(workers.bootstrap, case_topic(service)):
+            if message.key == case.encode():
+                payload = json.loads(message.value)
+                headers = dict(message.headers)
+                assert headers["type"].decode() == payload["type"]
+                assert headers["source_service"].decode() == service
+                assert headers["event_id"].decode() == payload["event_id"]
+                found[service].append(payload)
+    assert sum(len(v) for v in found.values()) == len(replayed)
+    assert {e["event_id"] for v in found.values() for e in v} == {e["event_id"] for e in replayed}
+    for service, events in found.items():
+        versions = [e["originator_version"] for e in events]
+        assert versions == sorted(versions) == list(range(1, len(versions) + 1)), service
+
+
+def test_declined_and_bad_input_over_kafka(deployment: tuple[Workers, Cases]) -> None:
+    _, cases = deployment
+    cases("policies", "load", cases.write("policies.json", {"policies": [policy(status="cancelled")]}))
+    opened = cases("open", cases.write("case.json", request()))
+    assert opened.json["status"] == "declined"
+    refused = cases("consent", "grant", opened.json["case_id"], "--scope", "records_access")
+    assert refused.code == 1 and refused.json["reason"] == "case_declined"
+    assert cases("open", cases.write("bad.json", request(nhs_number="123"))).code == 2
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_goes_on(
+    deployment: tuple[Workers, Cases],
+) -> None:
+    workers, cases = deployment
+    producer = KafkaProducer(bootstrap_servers=workers.bootstrap)
+    producer.send(case_topic("intake"), key=b"x", value=b"{not json",
+                  headers=[("source_service", b"intake"), ("notification_id", b"999999")])
+    producer.send(case_topic("intake"), key=b"y", value=b'{"type": "no_such_event"}',
+                  headers=[("source_service", b"intake"), ("notification_id", b"999998")])
+    producer.send(case_topic("intake"), key=b"z", value=b"{}")  # no headers at all
+    producer.flush()
+    cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+    opened = cases("open", cases.write("case.json", request()))
+    assert cases("show", opened.json["case_id"]).json["status"] == "awaiting_consent"
+
+    deadline = time.monotonic() + 30
+    reasons: list[str] = []
+    while time.monotonic() < deadline and len(reasons) < 6:
+        reasons = [dict(m.headers)["dlq_reason"].decode()
+                   for m in read_topic(workers.bootstrap, DEADLETTER_TOPIC)]
+    # Each of the three consumers of the intake topic parks each of the three messages.
+    assert len(reasons) >= 6
+    assert any(r.startswith("undecodable") for r in reasons)
+    assert any("header" in r for r in reasons)
+    for name in ("records", "review", "reporting"):
+        assert workers.processes[name].poll() is None, f"{name} worker died"
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    deployment: tuple[Workers, Cases], tmp_path: Path,
+) -> None:
+    workers, cases = deployment
+    cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+    from services.common.context import Context
+    from services.intake.domain.request import parse_case_request
+    from services.runtime.deployment import build_service
+    from services.common.context import SystemClock
+
+    # Open a batch straight into intake's store: the workers pick it up at their pace.
+    intake = build_service("intake", workers.home, SystemClock())
+    text = json.dumps(request())
+    batch = 40
+    for _ in range(batch):
+        ctx = Context(actor="user:test", now=intake.clock.now())
+        intake.open_case(parse_case_request(text, ctx.today), ctx)  # type: ignore[attr-defined]
+    intake.close()
+
+    records_store = workers.home / "records.sqlite"
+    _wait_for_rows(records_store, at_least=20)
+    workers.kill("records")  # SIGKILL, mid-batch
+    workers.start("records")
+    _wait_for_rows(records_store, at_least=batch * 2)
+    cases("sla", "sweep")  # any command waits for the deployment to settle
+
+    runtime = EmbeddedRuntime(workers.home)  # read the stores; no pumping here
+    try:
+        states = runtime.reporting.views.all_states()
+        assert len(states) == batch
+        assert {s["status"] for s in states} == {"awaiting_consent"}
+        assert {s["events"] for s in states} == {5}  # 3 intake + 2 records: none lost, none twice
+        per_case = Counter(
+            e.case_id for e in _records_events(runtime) if e.type_name == "case_file_opened")
+        assert len(per_case) == batch and set(per_case.values()) == {1}
+    finally:
+        runtime.close()
+
+
+def _wait_for_rows(store: Path, at_least: int, timeout: float = 60) -> None:
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+                if db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0] >= at_least:
+                    return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.005)
+    raise AssertionError(f"{store.name} never held {at_least} events")
+
+
+def _records_events(runtime: EmbeddedRuntime) -> list:
+    found, start = [], 1
+    while batch := runtime.records.recorder.select_notifications(start=start, limit=500):
+        found += [runtime.records.mapper.to_domain_event(n) for n in batch]
+        start = batch[-1].id + 1
+    return found
+
+
+def test_case_ids_are_uuids_on_the_topics(deployment: tuple[Workers, Cases]) -> None:
+    workers, cases = deployment
+    cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+    case = cases("open", cases.write("case.json", request())).json["case_id"]
+    keys = {m.key for m in read_topic(workers.bootstrap, case_topic("intake"))}
+    assert case.encode() in keys
+    assert all(UUID(k.decode()) for k in keys)

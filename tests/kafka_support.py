@@ -1,0 +1,105 @@
+"""Real Kafka for the tests: a clean slate of case topics, and the four workers as
+separate OS processes (`cases worker NAME`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient
+
+from services.runtime.deployment import SERVICES
+from services.runtime.kafka.config import parse_bus
+from services.runtime.kafka.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def kafka_bootstrap() -> str:
+    bootstrap = os.environ.get("CASES_TEST_KAFKA", "")
+    if not bootstrap:
+        if os.environ.get("CASES_REQUIRE_SERVICES") == "1":
+            pytest.fail("CASES_REQUIRE_SERVICES=1 but CASES_TEST_KAFKA is not set")
+        pytest.skip("no Kafka broker configured (make test starts one)")
+    return bootstrap
+
+
+def reset_bus(bootstrap: str) -> None:
+    """Delete the case topics and consumer groups left by earlier tests."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cases-tests")
+    try:
+        groups = [g["group_id"] for g in admin.list_groups() if g["group_id"].startswith("cases-")]
+        if groups:
+            admin.delete_groups(groups)
+        topics = [t for t in admin.list_topics() if t.startswith(("cases.", "partner."))]
+        if topics:
+            admin.delete_topics(topics)
+        deadline = time.monotonic() + 60
+        while set(topics) & set(admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise AssertionError("topics were not deleted")
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+
+class Workers:
+    """The four services, each its own process, sharing the stores under one home."""
+
+    def __init__(self, home: Path, bootstrap: str, logs: Path, env: dict[str, str] | None = None):
+        self.home, self.bootstrap, self.logs = home, bootstrap, logs
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "worker", name, "--home", str(self.home),
+                 "--bus", f"kafka://{self.bootstrap}", "--sla-check-seconds", "0"],
+                stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
+        self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        log = self.logs / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while f"worker {name} ready" not in log.read_text(errors="replace"):
+            if self.processes[name].poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
+def running_workers(home: Path, bootstrap: str, logs: Path,
+                    env: dict[str, str] | None = None) -> Iterator[Workers]:
+    reset_bus(bootstrap)
+    ensure_topics(parse_bus(f"kafka://{bootstrap}"))
+    logs.mkdir(parents=True, exist_ok=True)
+    workers = Workers(home, bootstrap, logs, env)
+    try:
+        for name in SERVICES:
+            workers.start(name)
+        yield workers
+    finally:
+        workers.stop()
