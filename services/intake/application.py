@@ -70,8 +70,9 @@ class Intake(ServiceApplication):
         policy = self.load(Policy, policy_id(number))
         return (policy.terms, policy.version) if policy else None
 
-    def open_case(self, request: CaseRequest, ctx: Context) -> Opened:
-        case = Case(uuid4())
+    def open_case(self, request: CaseRequest, ctx: Context, case_id: UUID | None = None) -> Opened:
+        """`case_id` is for reproducible simulations; a real request gets a fresh one."""
+        case = Case(case_id or uuid4())
         member_ref = self.member_ref(request.member.nhs_number)
         case.record(CaseOpened, ctx, case_id=case.id, **opened_fields(request, member_ref))
         case.record(

@@ -72,7 +72,8 @@ def case_journey(sim: Simulation, request: dict[str, Any], rng: random.Random) -
     import json
 
     ctx = sim.ctx("user:case_handler")
-    opened = sim.rt.intake.open_case(parse_case_request(json.dumps(request), ctx.today), ctx)
+    case_id = UUID(int=rng.getrandbits(128), version=4)  # seeded: the same batch every run
+    opened = sim.rt.intake.open_case(parse_case_request(json.dumps(request), ctx.today), ctx, case_id)
     sim.rt.pump()
     if opened.status == "declined":
         return
