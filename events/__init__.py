@@ -3,4 +3,4 @@
 from events.envelope import CaseEvent, DomainEvent
 from events.registry import REGISTRY
 
-__all__ = ["CaseEvent", "DomainEvent", "REGISTRY"]
+__all__ = ["REGISTRY", "CaseEvent", "DomainEvent"]

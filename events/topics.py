@@ -20,3 +20,9 @@ def partner_opinions_topic(partner: str) -> str:
 
 
 ANALYTICS_TOPIC = "cases.analytics.v1"
+
+#: Messages a worker could not decode or apply, with the reason in the headers.
+DEADLETTER_TOPIC = "cases.deadletter.v1"
+
+#: Headers every case-topic message carries (values are UTF-8 text).
+HEADERS = ("type", "schema_version", "event_id", "source_service", "notification_id")

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from uuid import UUID
 
 import typer
@@ -21,7 +21,7 @@ import typer
 from events.records import CONSENT_SCOPES, RECORD_KINDS
 from events.review import OUTCOMES
 from services import presenters
-from services.common.context import LONDON, Context, SystemClock, london_date
+from services.common.context import LONDON, Context, SystemClock
 from services.common.errors import BadInput, Refused, ServiceUnavailable
 from services.intake.domain.register_file import parse_register
 from services.intake.domain.request import parse_case_request
@@ -190,10 +190,11 @@ def show(case_id: str = typer.Argument(...)) -> None:
 @app.command("replay")
 def replay(
     case_id: str = typer.Argument(...),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="ISO time; London time if no zone"),
+    as_of: str | None = typer.Option(None, "--as-of", help="ISO time; London time if no zone"),
 ) -> None:
     """Every event of the case across the four services in order, and the state they fold to."""
-    from services.reporting.replay import case_events, replay as replay_events
+    from services.reporting.replay import case_events
+    from services.reporting.replay import replay as replay_events
 
     cid = parse_case_id(case_id)
     moment = parse_moment(as_of) if as_of else None
@@ -391,7 +392,7 @@ def sla_sweep() -> None:
 @app.command("worker")
 def worker(
     service: str = typer.Argument(..., help="intake, records, review or reporting"),
-    bus: Optional[str] = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)"),
+    bus: str | None = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)"),
     sla_check_seconds: float = typer.Option(60.0, "--sla-check-seconds",
                                             help="review: how often to flag overdue reviews (0: never)"),
     instance: int = typer.Option(0, "--instance", help="this instance's number, from 0"),
@@ -417,7 +418,7 @@ def worker(
 
 
 @app.command("topics")
-def topics(bus: Optional[str] = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)")) -> None:
+def topics(bus: str | None = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)")) -> None:
     """Create the case topics (partitions, retention forever, replication by broker count)."""
     from services.runtime.kafka.topics import ensure_topics
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from uuid import UUID, uuid4
 
 from events.envelope import DomainEvent
@@ -52,7 +52,7 @@ class Aggregate:
         return pending
 
     @classmethod
-    def project(cls: type[A], aggregate: A | None, events: Iterable[DomainEvent]) -> A | None:
+    def project(cls, aggregate: Self | None, events: Iterable[DomainEvent]) -> Self | None:
         """Projector function for the eventsourcing repository."""
         for event in events:
             if aggregate is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -26,10 +26,10 @@ class SystemClock:
     """Wall-clock time that never repeats a reading, so every command has its own moment."""
 
     def __init__(self) -> None:
-        self._last = datetime.min.replace(tzinfo=timezone.utc)
+        self._last = datetime.min.replace(tzinfo=UTC)
 
     def now(self) -> datetime:
-        self._last = max(datetime.now(timezone.utc), self._last + _TICK)
+        self._last = max(datetime.now(UTC), self._last + _TICK)
         return self._last
 
 

@@ -8,7 +8,12 @@ from typing import Any
 
 from services.intake.domain.calendar import add_years
 from services.simulation.catalogue import (
-    CONDITIONS, FIRST_NAMES, INSURERS, NATION_WEIGHTS, POSTCODES, SURNAMES,
+    CONDITIONS,
+    FIRST_NAMES,
+    INSURERS,
+    NATION_WEIGHTS,
+    POSTCODES,
+    SURNAMES,
 )
 
 UNDERWRITING = ["moratorium", "full_medical", "medical_history_disregarded"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from services.runtime.embedded import EmbeddedRuntime
 from services.review.application import ReviewService
+from services.runtime.embedded import EmbeddedRuntime
 from tests.fixtures import REQUEST, Desk, policy
 
 

@@ -102,10 +102,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
 ) -> None:
     workers, cases = deployment
     cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
-    from services.common.context import Context
+    from services.common.context import Context, SystemClock
     from services.intake.domain.request import parse_case_request
     from services.runtime.deployment import build_service
-    from services.common.context import SystemClock
 
     # Open a batch straight into intake's store: the workers pick it up at their pace.
     intake = build_service("intake", workers.home, SystemClock())

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
-from pydantic import ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from events.intake import PolicyTerms, SecondOpinionBenefit
 from services.common.errors import BadInput
-from services.intake.domain.request import IsoDate, NonEmpty, bad_input_from, load_json_object
+from services.common.validation import IsoDate, NonEmpty, bad_input_from, load_json_object
 
 
 class _In(BaseModel):

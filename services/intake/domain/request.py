@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
 from services.common.errors import BadInput
+from services.common.validation import IsoDate, NonEmpty, bad_input_from, load_json_object
 from services.intake.domain.identifiers import nhs_number_is_valid, normalise_nhs_number
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_date(value: Any) -> date:
-    """Only YYYY-MM-DD strings: no timestamps, no numbers, no other calendar formats."""
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("must be a date string YYYY-MM-DD")
-    if not _ISO_DATE.fullmatch(value):
-        raise ValueError(f"'{value}' is not an ISO date (YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an ISO date (YYYY-MM-DD)") from None
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -111,29 +88,3 @@ def check_dates(request: CaseRequest, today: date) -> None:
             raise BadInput(field, f"{value} is after today ({today})")
     if request.condition.diagnosed_on > request.requested_on:
         raise BadInput("condition.diagnosed_on", "is after requested_on")
-
-
-def load_json_object(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInput("file", f"malformed JSON ({error.msg} at line {error.lineno})") from None
-    if not isinstance(data, dict):
-        raise BadInput("file", "must hold a JSON object")
-    return data
-
-
-def bad_input_from(error: ValidationError) -> BadInput:
-    """The first problem pydantic found, with its dotted field path."""
-    first = error.errors()[0]
-    path = ".".join(
-        f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"]
-    ).replace(".[", "[")
-    kind = first["type"]
-    if kind == "missing":
-        problem = "is required"
-    elif kind in ("literal_error", "enum"):
-        problem = f"must be one of {first.get('ctx', {}).get('expected', '')}".rstrip()
-    else:
-        problem = first["msg"].removeprefix("Value error, ")
-    return BadInput(path or "file", problem)

@@ -178,7 +178,7 @@ class CaseFile(Aggregate):
 
     # -- state ----------------------------------------------------------------------------
 
-    def apply(self, event: DomainEvent) -> None:  # noqa: C901 - one branch per event type
+    def apply(self, event: DomainEvent) -> None:
         if isinstance(event, CaseFileOpened):
             self.facts = event.facts
         elif isinstance(event, ConsentRequested):

@@ -188,7 +188,7 @@ class Review(Aggregate):
 
     # -- state ------------------------------------------------------------------------------
 
-    def apply(self, event: DomainEvent) -> None:  # noqa: C901 - one branch per event type
+    def apply(self, event: DomainEvent) -> None:
         if isinstance(event, ReviewStarted):
             self.model, self.route, self.specialty = event.model, event.route, event.specialty
             self.nation, self.started_on, self.due_on = event.nation, event.started_on, event.due_on

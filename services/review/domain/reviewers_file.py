@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from services.intake.domain.request import NonEmpty, bad_input_from, load_json_object
+from services.common.validation import NonEmpty, bad_input_from, load_json_object
 from services.review.domain.reviewers import Reviewer
 
 

@@ -9,8 +9,8 @@ consumers drop the repeats by their tracking records.
 
 from __future__ import annotations
 
-from kafka import KafkaProducer
 from eventsourcing.persistence import Tracking
+from kafka import KafkaProducer
 
 from events.codec import encode
 from events.topics import case_topic
