@@ -1,0 +1,69 @@
+"""`cases`: the command line of SPEC section 2, a thin layer over the four services.
+
+Every command: parse and validate (exit 2, field named, nothing recorded), one call to the
+owning service, pump the followers, print the result (one JSON object with --json).
+Business refusals exit 1 with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from services import presenters
+from services.cli import case_commands, operations  # noqa: F401 - they register the commands
+from services.cli.plumbing import OPTIONS, Done, app
+from services.common.errors import BadInput, Refused, ServiceUnavailable
+
+
+def split_global_options(argv: list[str]) -> list[str]:
+    """--home and --json are accepted anywhere on the line, before or after the command."""
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--json":
+            OPTIONS.json = True
+        elif arg == "--home":
+            OPTIONS.home = next(args, None)
+            if OPTIONS.home is None:
+                raise BadInput("--home", "needs a directory")
+        elif arg.startswith("--home="):
+            OPTIONS.home = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    OPTIONS.home, OPTIONS.json = None, False
+    try:
+        args = split_global_options(list(sys.argv[1:] if argv is None else argv))
+        app(args=args, prog_name="cases", standalone_mode=False)
+        return 0
+    except BadInput as error:
+        presenters.bad_input(error, OPTIONS.json)
+        return 2
+    except Refused as error:
+        presenters.refused(error, OPTIONS.json)
+        return 1
+    except Done as done:
+        return done.code
+    except ServiceUnavailable as error:
+        presenters.unavailable(error, OPTIONS.json)
+        return 3
+    except typer.Abort:
+        return 1
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.exceptions.TyperException as error:  # usage errors: exit 2, like bad input
+        presenters.usage_error(error, OPTIONS.json)
+        return getattr(error, "exit_code", 2)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,241 @@
+"""The commands of SPEC section 2: policies, cases, consent, records, opinions, reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+import typer
+
+from events.records import CONSENT_SCOPES, RECORD_KINDS
+from events.review import OUTCOMES
+from services import presenters
+from services.cli.plumbing import (
+    Deployment,
+    Done,
+    after_change,
+    app,
+    check_case_open,
+    choice,
+    consent,
+    context,
+    emit,
+    opinion,
+    parse_case_id,
+    parse_date,
+    parse_moment,
+    policies,
+    read_file,
+    records,
+    report,
+    require_text,
+    runtime,
+    sla,
+)
+from services.common.errors import BadInput
+from services.intake.domain.register_file import parse_register
+from services.intake.domain.request import parse_case_request
+from services.review.domain.sla import NATIONS, due_date
+
+
+@policies.command("load")
+def policies_load(file: str = typer.Argument(..., help="Policy register JSON (SPEC section 3)")) -> None:
+    """Load or reload policies; a reload is a new event, never a rewrite."""
+    terms = parse_register(read_file(file))
+    with runtime() as rt:
+        loaded = rt.intake.load_policies(terms, context())
+        rt.pump()
+    emit({"loaded": loaded}, lambda r: presenters.say(f"Loaded {r['loaded']} policies."))
+
+
+@app.command("open")
+def open_case(file: str = typer.Argument(..., help="Case request JSON (SPEC section 4)")) -> None:
+    """Open a case: validate the request, decide eligibility, record it either way."""
+    ctx = context()
+    request = parse_case_request(read_file(file), ctx.today)
+    with runtime() as rt:
+        opened = rt.intake.open_case(request, ctx)
+        rt.pump()
+    emit(opened.as_json(), presenters.opened)
+
+
+@sla.command("due")
+def sla_due(
+    start: str = typer.Option(..., "--start", help="Day the review starts (not counted)"),
+    working_days: int = typer.Option(..., "--working-days", help="SLA in working days"),
+    nation: str = typer.Option(..., "--nation", help="ENG, WLS, SCT or NIR"),
+) -> None:
+    """The review due date: the N-th working day after the start day."""
+    start_day = parse_date(start, "--start")
+    if working_days < 0:
+        raise BadInput("--working-days", "must not be negative")
+    choice(nation, NATIONS, "--nation")
+    emit({"due": due_date(start_day, working_days, nation).isoformat()},
+         lambda r: presenters.say(f"Due {r['due']}"))
+
+
+@app.command("show")
+def show(case_id: str = typer.Argument(...)) -> None:
+    """The current case state, as reporting projected it."""
+    cid = parse_case_id(case_id)
+    with runtime() as rt:
+        state = rt.reporting.case_state(cid)
+    emit(state, presenters.case_state)
+
+
+@app.command("replay")
+def replay(
+    case_id: str = typer.Argument(...),
+    as_of: str | None = typer.Option(None, "--as-of", help="ISO time; London time if no zone"),
+) -> None:
+    """Every event of the case across the four services in order, and the state they fold to."""
+    from services.reporting.replay import case_events
+    from services.reporting.replay import replay as replay_events
+
+    cid = parse_case_id(case_id)
+    moment = parse_moment(as_of) if as_of else None
+    with runtime() as rt:
+        if rt.replays_from_stores:
+            events = case_events(rt.services, cid)
+        else:  # over Kafka: what reporting built from the topics
+            events = rt.reporting.views.audit_trail(cid)
+    if not events:
+        raise BadInput("case_id", f"no case {cid}")
+    result = {"case_id": str(cid), "as_of": moment.isoformat() if moment else None,
+              **replay_events(events, moment)}
+    emit(result, presenters.replay)
+
+
+@app.command("verify")
+def verify() -> None:
+    """Check every store's log: each event decodes and each stream is gapless and ordered."""
+    from services.reporting.verify import verify_stores
+
+    with runtime() as rt:
+        result = verify_stores(rt.services)
+    emit(result, presenters.verification)
+    if not result["ok"]:
+        raise Done(1)
+
+
+@consent.command("grant")
+def consent_grant(case_id: str, scope: str = typer.Option(..., "--scope"),
+                  channel: str = typer.Option("case_handler", "--channel", help="How it was given")) -> None:
+    """Record the member's consent for one scope."""
+    _consent(case_id, scope, channel, grant=True)
+
+
+@consent.command("withdraw")
+def consent_withdraw(case_id: str, scope: str = typer.Option(..., "--scope"),
+                     channel: str = typer.Option("case_handler", "--channel")) -> None:
+    """Record the withdrawal of one consent scope; what it allowed stops."""
+    _consent(case_id, scope, channel, grant=False)
+
+
+def _consent(case_id: str, scope: str, channel: str, *, grant: bool) -> None:
+    cid = parse_case_id(case_id)
+    choice(scope, CONSENT_SCOPES, "--scope")
+    with runtime() as rt:
+        check_case_open(rt, cid)
+        change = rt.records.grant_consent if grant else rt.records.withdraw_consent
+        change(cid, scope, channel, context())
+        state = after_change(rt, cid)
+    emit(presenters.consents_json(state), presenters.consents)
+
+
+@consent.command("history")
+def consent_history(case_id: str) -> None:
+    """Every grant and withdrawal on the case, with time, actor and channel."""
+    cid = parse_case_id(case_id)
+    with runtime() as rt:
+        rt.reporting.case_state(cid)
+        rows = rt.reporting.views.consent_history(cid)
+    emit({"case_id": str(cid), "history": rows}, presenters.consent_history)
+
+
+@records.command("add")
+def records_add(case_id: str, kind: str = typer.Option(..., "--kind"),
+                source: str = typer.Option(..., "--source")) -> None:
+    """Record a medical record received from a source (needs records_access)."""
+    cid = parse_case_id(case_id)
+    choice(kind, RECORD_KINDS, "--kind")
+    require_text(source, "--source")
+    records_change(cid, lambda rt: rt.records.add_record(cid, kind, source, context()))
+
+
+@records.command("request")
+def records_request(case_id: str, kind: str = typer.Option(..., "--kind"),
+                    source: str = typer.Option(..., "--source")) -> None:
+    """Ask a source for records (needs records_access)."""
+    cid = parse_case_id(case_id)
+    choice(kind, RECORD_KINDS, "--kind")
+    require_text(source, "--source")
+    records_change(cid, lambda rt: rt.records.request_records(cid, kind, source, context()))
+
+
+@records.command("unobtainable")
+def records_unobtainable(case_id: str, source: str = typer.Option(..., "--source"),
+                         reason: str = typer.Option(..., "--reason")) -> None:
+    """Record that a source cannot supply records."""
+    cid = parse_case_id(case_id)
+    require_text(source, "--source")
+    records_change(cid, lambda rt: rt.records.mark_unobtainable(cid, source, reason, context()))
+
+
+@records.command("complete")
+def records_complete(case_id: str) -> None:
+    """Judge the records complete; review starts once the model's consents are in force."""
+    cid = parse_case_id(case_id)
+    records_change(cid, lambda rt: rt.records.complete_records(cid, context()))
+
+
+def records_change(cid: UUID, change: Callable[[Deployment], None]) -> None:
+    with runtime() as rt:
+        check_case_open(rt, cid)
+        change(rt)
+        state = after_change(rt, cid)
+    emit(presenters.records_json(state), presenters.records)
+
+
+@opinion.command("submit")
+def opinion_submit(case_id: str, outcome: str = typer.Option(..., "--outcome"),
+                   summary: str = typer.Option(..., "--summary"),
+                   reviewer: str = typer.Option(..., "--reviewer")) -> None:
+    """Submit the reviewer's opinion on a case in review."""
+    cid = parse_case_id(case_id)
+    choice(outcome, OUTCOMES, "--outcome")
+    require_text(summary, "--summary")
+    require_text(reviewer, "--reviewer")
+    case_change(cid, lambda rt: rt.review.submit_opinion(cid, outcome, summary, reviewer,
+                                                          context(reviewer)))
+
+
+@report.command("deliver")
+def report_deliver(case_id: str) -> None:
+    """Send the report to the member, and to the GP where share_with_gp is in force."""
+    cid = parse_case_id(case_id)
+    case_change(cid, lambda rt: rt.reporting.deliver_report(cid, context()))
+
+
+@app.command("cancel")
+def cancel(case_id: str, reason: str = typer.Option("member_request", "--reason"),
+           by: str = typer.Option("member", "--by", help="member or insurer")) -> None:
+    """Cancel a case at the member's request; collection and review stop."""
+    cid = parse_case_id(case_id)
+    choice(by, ("member", "insurer"), "--by")
+    case_change(cid, lambda rt: rt.intake.cancel_case(cid, reason, by, context()))  # type: ignore[arg-type]
+
+
+@app.command("close")
+def close(case_id: str, reason: str = typer.Option("report_issued", "--reason")) -> None:
+    """Close a case once its report has gone out."""
+    cid = parse_case_id(case_id)
+    case_change(cid, lambda rt: rt.reporting.close_case(cid, reason, context()))
+
+
+def case_change(cid: UUID, change: Callable[[Deployment], None]) -> None:
+    with runtime() as rt:
+        check_case_open(rt, cid)
+        change(rt)
+        state = after_change(rt, cid)
+    emit(state, presenters.case_state)

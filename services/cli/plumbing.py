@@ -1,0 +1,153 @@
+"""The command line's plumbing: options, the deployment, parsing, and output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import typer
+
+from services import presenters
+from services.common.context import LONDON, Context, SystemClock
+from services.common.errors import BadInput, Refused
+from services.runtime.embedded import Deployment, EmbeddedRuntime
+from services.runtime.kafka.config import bus_from_env
+from services.runtime.stores import cases_home
+
+
+@dataclass
+class Options:
+    home: str | None = None
+    json: bool = False
+
+
+OPTIONS = Options()
+CLOCK = SystemClock()  # one clock for commands and reactions: readings never repeat
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Second medical opinion cases: intake, records, review, reporting.\n\nEvery command also takes --home DIR (default $CASES_HOME, else ./var) and --json, anywhere on the line. Exit codes: 0 done, 1 refused by a business rule, 2 bad input, 3 unavailable.")
+policies = typer.Typer(no_args_is_help=True, help="The policy register.")
+consent = typer.Typer(no_args_is_help=True, help="Member consent per scope.")
+records = typer.Typer(no_args_is_help=True, help="Medical records collection.")
+opinion = typer.Typer(no_args_is_help=True, help="Reviewer opinions.")
+report = typer.Typer(no_args_is_help=True, help="The second-opinion report.")
+sla = typer.Typer(no_args_is_help=True, help="Review service levels.")
+review = typer.Typer(no_args_is_help=True, help="Reviewer assignment and appointments.")
+reviewers = typer.Typer(no_args_is_help=True, help="The reviewer directory.")
+for sub, name in ((policies, "policies"), (consent, "consent"), (records, "records"),
+                  (opinion, "opinion"), (report, "report"), (sla, "sla"), (review, "review"),
+                  (reviewers, "reviewers")):
+    app.add_typer(sub, name=name)
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+class Done(Exception):
+    def __init__(self, code: int):
+        self.code = code
+
+
+def emit(result: dict[str, Any], human: Callable[[dict[str, Any]], None] | None = None) -> None:
+    if OPTIONS.json or human is None:
+        presenters.print_json(result)
+    else:
+        human(result)
+
+
+@contextmanager
+def runtime() -> Iterator[Deployment]:
+    """The deployment under --home: embedded by default, or over Kafka with CASES_BUS.
+
+    Embedded, every command is also the clock's tick and finishes what a process that
+    died left half-way. Over Kafka, the workers do both."""
+    try:
+        bus = bus_from_env()
+    except ValueError as error:
+        raise BadInput("CASES_BUS", str(error)) from None
+    home = cases_home(OPTIONS.home)
+    rt: Deployment
+    if bus is None:
+        rt = EmbeddedRuntime(home, CLOCK)
+    else:
+        from services.runtime.kafka.bus import BusRuntime
+
+        rt = BusRuntime(home, bus, CLOCK)
+    try:
+        if bus is None:  # over Kafka the workers finish crashed work and tick the SLA clock
+            rt.pump()
+            rt.flag_overdue_reviews()
+        yield rt
+    finally:
+        rt.close()
+
+
+def context(actor: str = "case_handler") -> Context:
+    return Context(actor=f"user:{actor}", now=CLOCK.now())
+
+
+def parse_case_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise BadInput("case_id", f"'{text}' is not a case id") from None
+
+
+def read_file(path: str, field: str = "FILE") -> str:
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise BadInput(field, f"no such file: {path}") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
+        raise BadInput(field, f"cannot read {path}: {error.__class__.__name__}") from None
+
+
+def check_case_open(rt: Deployment, case_id: UUID) -> dict[str, Any]:
+    """Unknown case: bad input. Declined or cancelled case: refused, whatever the command."""
+    state = rt.reporting.case_state(case_id)
+    if state["status"] == "declined":
+        raise Refused("case_declined", "the case was declined at eligibility")
+    if state["status"] == "cancelled":
+        raise Refused("case_cancelled", "the case was cancelled")
+    return state
+
+
+def after_change(rt: Deployment, case_id: UUID) -> dict[str, Any]:
+    rt.pump()
+    return rt.reporting.case_state(case_id)
+
+
+def choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise BadInput(field, f"'{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def parse_date(text: str, field: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(field, f"'{text}' is not an ISO date (YYYY-MM-DD)") from None
+
+
+def parse_moment(text: str) -> datetime:
+    """ISO time; without a zone it is London time; a bare date means the end of that day."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1), time(), LONDON) - timedelta(microseconds=1)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput("--as-of", f"'{text}' is not an ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+
+
+def require_text(value: str, field: str) -> None:
+    if not value.strip():
+        raise BadInput(field, "must not be empty")
