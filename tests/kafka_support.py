@@ -3,6 +3,7 @@ separate OS processes (`cases worker NAME`)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -91,8 +92,26 @@ class Workers:
 
 
 @contextmanager
+def exclusive_bus() -> Iterator[None]:
+    """One test session at a time owns the case topics on the shared broker."""
+    with open("/tmp/cases-kafka-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
 def running_workers(home: Path, bootstrap: str, logs: Path,
                     env: dict[str, str] | None = None) -> Iterator[Workers]:
+    with exclusive_bus(), _running_workers(home, bootstrap, logs, env) as workers:
+        yield workers
+
+
+@contextmanager
+def _running_workers(home: Path, bootstrap: str, logs: Path,
+                     env: dict[str, str] | None = None) -> Iterator[Workers]:
     reset_bus(bootstrap)
     ensure_topics(parse_bus(f"kafka://{bootstrap}"))
     logs.mkdir(parents=True, exist_ok=True)
