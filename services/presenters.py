@@ -135,7 +135,9 @@ def london_time(iso: str) -> str:
 def verification(r: dict[str, Any]) -> None:
     say(f"{'OK' if r['ok'] else 'BROKEN'}: {r['events']} events checked")
     for b in r["broken"]:
-        say(f"  {b['service']} #{b['notification_id']}: {b['problem']}")
+        event = f" ({b['type']} v{b['version']} of {b['stream']})" if b.get("type") else ""
+        say(f"  {b['service']} #{b['position']}{event}: {b['problem']}")
+    say(f"head digest: {r['head']}")
 
 
 def consent_history(r: dict[str, Any]) -> None:

@@ -107,12 +107,12 @@ def replay(
 
 
 @app.command("verify")
-def verify() -> None:
-    """Check every store's log: each event decodes and each stream is gapless and ordered."""
+def verify(expect: str | None = typer.Option(None, "--expect", help="a head digest printed earlier")) -> None:
+    """Check every store's hash chain: no stored event edited, deleted, inserted or swapped."""
     from services.reporting.verify import verify_stores
 
     with runtime() as rt:
-        result = verify_stores(rt.services)
+        result = verify_stores(rt.services, expect)
     emit(result, presenters.verification)
     if not result["ok"]:
         raise Done(1)

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import Recording
-from eventsourcing.utils import get_topic
 
 from events.envelope import DomainEvent
 from events.registry import REGISTRY
@@ -21,13 +20,11 @@ from services.runtime.application import ServiceApplication
 
 class Reporting(ServiceApplication):
     name = "reporting"
+    recorder_classes: ClassVar[dict[str, type]] = {
+        "sqlite": SQLiteReportingRecorder, "postgres": PostgresReportingRecorder}
     reactions: ClassVar[dict[type[DomainEvent], str]] = {OpinionSubmitted: "on_opinion_submitted"}
 
     def __init__(self, env: dict[str, str] | None = None, clock: Any = None):
-        env = dict(env or {})
-        recorder = (PostgresReportingRecorder if "postgres" in env.get("PERSISTENCE_MODULE", "")
-                    else SQLiteReportingRecorder)
-        env["PROCESS_RECORDER_TOPIC"] = get_topic(recorder)
         super().__init__(env, clock)
         self.views = CaseViews(self.recorder)  # type: ignore[arg-type]
 

@@ -13,13 +13,13 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
-from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+from eventsourcing.sqlite import SQLiteCursor
 
 from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
 from services.reporting.projections.case_state import SERVICE_ORDER, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
+from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLiteProcessRecorder
 
 
 class ViewSql:
@@ -75,7 +75,7 @@ def update_views(sql: ViewSql, c: Any, events: Iterable[DomainEvent]) -> None:
                 c.execute(sql.insert_consent, row)
 
 
-class SQLiteReportingRecorder(SQLiteProcessRecorder):
+class SQLiteReportingRecorder(ChainedSQLiteProcessRecorder):
     """SQLite process recorder that also updates the views from the events it is given."""
 
     view_sql = ViewSql(param="?", binary="BLOB")
@@ -89,7 +89,7 @@ class SQLiteReportingRecorder(SQLiteProcessRecorder):
         return returning
 
 
-class PostgresReportingRecorder(PostgresProcessRecorder):
+class PostgresReportingRecorder(ChainedPostgresProcessRecorder):
     """PostgreSQL process recorder that also updates the views (tables reporting_*)."""
 
     @property

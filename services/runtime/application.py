@@ -10,10 +10,12 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import Mapper, Transcoder
 from eventsourcing.system import ProcessApplication
+from eventsourcing.utils import get_topic
 
 from events.envelope import DomainEvent
 from services.common.aggregate import Aggregate
 from services.common.context import Clock, Context, SystemClock
+from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLiteProcessRecorder
 from services.runtime.mapper import PublishedEventMapper
 
 A = TypeVar("A", bound=Aggregate)
@@ -34,7 +36,14 @@ class ServiceApplication(ProcessApplication[UUID]):
     log_section_size = 500
     reactions: ClassVar[dict[type[DomainEvent], str]] = {}
 
+    #: The store's recorder: a process recorder that also extends the hash chain.
+    recorder_classes: ClassVar[dict[str, type]] = {
+        "sqlite": ChainedSQLiteProcessRecorder, "postgres": ChainedPostgresProcessRecorder}
+
     def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None):
+        env = dict(env or {})
+        kind = "postgres" if "postgres" in env.get("PERSISTENCE_MODULE", "") else "sqlite"
+        env.setdefault("PROCESS_RECORDER_TOPIC", get_topic(self.recorder_classes[kind]))
         super().__init__(env)
         self.clock: Clock = clock or SystemClock()
 

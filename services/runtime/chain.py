@@ -1,0 +1,92 @@
+"""Tamper evidence: every service's stored events form a hash chain.
+
+Each stored event is digested as it is stored (its stream, version, type and the exact
+bytes kept, ciphertext included once payloads are encrypted per member), and each link
+commits to the one before: link(n) = sha256(link(n-1) | n | digest(event n)). The chain
+is written in the same transaction as the events, in notification order (both databases
+serialise event inserts). Editing, deleting, inserting or swapping a stored event breaks
+the chain at that position; `cases verify` names it. Erasing a member by deleting their
+key will not break it: the chain covers the stored bytes, not the plaintext.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
+
+GENESIS = "0" * 64
+
+
+def event_digest(originator_id: Any, originator_version: int, topic: str, state: bytes) -> str:
+    h = hashlib.sha256()
+    for part in (str(originator_id), str(originator_version), topic):
+        h.update(part.encode())
+        h.update(b"\x1f")
+    h.update(bytes(state))
+    return h.hexdigest()
+
+
+def link(previous: str, notification_id: int, digest: str) -> str:
+    return hashlib.sha256(f"{previous}|{notification_id}|{digest}".encode()).hexdigest()
+
+
+class ChainSql:
+    def __init__(self, *, param: str, table: str):
+        p = param
+        self.table = table
+        # The stream, version and type are kept beside each link, so a deleted event can
+        # still be named.
+        self.create = (f"CREATE TABLE IF NOT EXISTS {table} (notification_id BIGINT PRIMARY KEY,"
+                       " stream TEXT NOT NULL, version BIGINT NOT NULL, type TEXT NOT NULL,"
+                       " digest TEXT NOT NULL, link TEXT NOT NULL)")
+        self.head = f"SELECT link FROM {table} ORDER BY notification_id DESC LIMIT 1"
+        self.insert = f"INSERT INTO {table} VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
+        self.select_all = (f"SELECT notification_id, stream, version, type, digest, link FROM {table}"
+                           " ORDER BY notification_id")
+
+
+def extend_chain(sql: ChainSql, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+    if not stored_events:
+        return
+    c.execute(sql.head)
+    row = c.fetchone()
+    previous = row["link"] if row else GENESIS
+    for event, notification_id in zip(stored_events, ids, strict=True):
+        digest = event_digest(event.originator_id, event.originator_version, event.topic, event.state)
+        previous = link(previous, notification_id, digest)
+        c.execute(sql.insert, (notification_id, str(event.originator_id), event.originator_version,
+                               event.topic, digest, previous))
+
+
+class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
+    chain_sql = ChainSql(param="?", table="event_chain")
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), self.chain_sql.create]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        extend_chain(self.chain_sql, c, stored_events, ids or [])
+        return ids
+
+
+class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
+    @property
+    def chain_sql(self) -> ChainSql:
+        name = self.events_table_name.removesuffix("_events")
+        return ChainSql(param="%s", table=f"{self.datastore.schema}.{name}_event_chain")
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.chain_sql.create.encode())
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        extend_chain(self.chain_sql, curs, stored_events, ids or [])
+        return ids
