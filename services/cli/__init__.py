@@ -12,7 +12,7 @@ import sys
 import typer
 
 from services import presenters
-from services.cli import case_commands, operations  # noqa: F401 - they register the commands
+from services.cli import audit_commands, case_commands, operations  # noqa: F401 - they register the commands
 from services.cli.plumbing import OPTIONS, Done, app
 from services.common.errors import BadInput, Refused, ServiceUnavailable
 

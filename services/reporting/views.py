@@ -25,20 +25,22 @@ from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLite
 class ViewSql:
     """The views' statements for one database."""
 
-    def __init__(self, *, param: str, binary: str, schema: str = ""):
-        p, t = param, (f"{schema}." if schema else "") + "reporting_"
+    def __init__(self, *, param: str, binary: str, schema: str = "", prefix: str = "reporting_"):
+        p, t = param, (f"{schema}." if schema else "") + prefix
+        self.param, self.binary, self.schema, self.prefix = param, binary, schema, prefix
+        self.tables = [f"{t}{name}" for name in ("case_events", "case_state", "consent_history")]
         self.create = [
             f"CREATE TABLE IF NOT EXISTS {t}case_events (event_id TEXT PRIMARY KEY,"
             " case_id TEXT NOT NULL, occurred_at TEXT NOT NULL, service_rank INTEGER NOT NULL,"
             f" version INTEGER NOT NULL, type TEXT NOT NULL, payload {binary} NOT NULL)",
-            f"CREATE INDEX IF NOT EXISTS reporting_case_events_by_case ON {t}case_events (case_id)",
+            f"CREATE INDEX IF NOT EXISTS {prefix}case_events_by_case ON {t}case_events (case_id)",
             f"CREATE TABLE IF NOT EXISTS {t}case_state (case_id TEXT PRIMARY KEY,"
             f" status TEXT NOT NULL, state {binary} NOT NULL)",
-            f"CREATE INDEX IF NOT EXISTS reporting_case_state_by_status ON {t}case_state (status)",
+            f"CREATE INDEX IF NOT EXISTS {prefix}case_state_by_status ON {t}case_state (status)",
             f"CREATE TABLE IF NOT EXISTS {t}consent_history (event_id TEXT PRIMARY KEY,"
             " case_id TEXT NOT NULL, member_ref TEXT, scope TEXT NOT NULL, action TEXT NOT NULL,"
             " at TEXT NOT NULL, actor TEXT NOT NULL, channel TEXT NOT NULL)",
-            f"CREATE INDEX IF NOT EXISTS reporting_consent_history_by_case ON {t}consent_history (case_id)",
+            f"CREATE INDEX IF NOT EXISTS {prefix}consent_history_by_case ON {t}consent_history (case_id)",
         ]
         self.insert_event = (f"INSERT INTO {t}case_events VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
                              " ON CONFLICT DO NOTHING")
@@ -48,7 +50,7 @@ class ViewSql:
         self.insert_consent = (f"INSERT INTO {t}consent_history VALUES ({p}, {p}, {p}, {p}, {p}, {p},"
                                f" {p}, {p}) ON CONFLICT DO NOTHING")
         self.state_of = f"SELECT state FROM {t}case_state WHERE case_id = {p}"
-        self.all_states = f"SELECT state FROM {t}case_state ORDER BY case_id"
+        self.all_states = f"SELECT case_id, state FROM {t}case_state ORDER BY case_id"
         self.by_status = f"SELECT status, COUNT(*) AS n FROM {t}case_state GROUP BY status"
         self.consents_of = (f"SELECT event_id, case_id, member_ref, scope, action, at, actor, channel"
                             f" FROM {t}consent_history WHERE case_id = {p} ORDER BY at")
@@ -111,9 +113,10 @@ class PostgresReportingRecorder(ChainedPostgresProcessRecorder):
 class CaseViews:
     """Queries over the views (read-only)."""
 
-    def __init__(self, recorder: SQLiteReportingRecorder | PostgresReportingRecorder):
+    def __init__(self, recorder: SQLiteReportingRecorder | PostgresReportingRecorder,
+                 sql: ViewSql | None = None):
         self._datastore = recorder.datastore
-        self._sql = recorder.view_sql
+        self._sql = sql or recorder.view_sql
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._datastore.transaction(commit=False) as c:
@@ -125,7 +128,10 @@ class CaseViews:
         return orjson.loads(bytes(rows[0]["state"])) if rows else None
 
     def all_states(self) -> list[dict[str, Any]]:
-        return [orjson.loads(bytes(r["state"])) for r in self._rows(self._sql.all_states)]
+        return list(self.states_by_case().values())
+
+    def states_by_case(self) -> dict[str, dict[str, Any]]:
+        return {r["case_id"]: orjson.loads(bytes(r["state"])) for r in self._rows(self._sql.all_states)}
 
     def count_by_status(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self._rows(self._sql.by_status)}

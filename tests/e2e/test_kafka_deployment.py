@@ -58,6 +58,11 @@ def test_case_walk_over_kafka(deployment: tuple[Workers, Cases]) -> None:
         versions = [e["originator_version"] for e in events]
         assert versions == sorted(versions) == list(range(1, len(versions) + 1)), service
 
+    # The views rebuilt from every case topic, from offset 0, equal the live ones.
+    rebuilt = cases("rebuild")
+    assert rebuilt.code == 0 and rebuilt.json["equal_to_live"] is True
+    assert cases("show", case).json["status"] == "report_issued"
+
 
 def test_declined_and_bad_input_over_kafka(deployment: tuple[Workers, Cases]) -> None:
     _, cases = deployment

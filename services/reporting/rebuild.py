@@ -1,0 +1,91 @@
+"""`cases rebuild`: rebuild reporting's views from the log into fresh tables, compare them
+with the live ones, then swap them in.
+
+Embedded, the log is every service's store read from the start; over Kafka it is every
+case topic read from offset 0 up to where it ended when the rebuild began. The fresh
+views are built with the same projection code as the live ones, so a difference means
+the live views drifted (a bug, or someone edited them): the command reports it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from events.codec import decode
+from events.envelope import DomainEvent
+from services.reporting.views import CaseViews, ViewSql, update_views
+from services.runtime.application import ServiceApplication
+
+BATCH = 500
+Progress = Callable[[int], None]
+
+
+def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[DomainEvent]]:
+    for app in services.values():
+        start = 1
+        while batch := app.recorder.select_notifications(start=start, limit=BATCH):
+            yield [app.mapper.to_domain_event(n) for n in batch]
+            start = batch[-1].id + 1
+
+
+def topic_batches(bootstrap: str) -> Iterator[list[DomainEvent]]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from events.topics import SERVICES, case_topic
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(case_topic(s), p) for s in SERVICES
+                      for p in sorted(consumer.partitions_for_topic(case_topic(s)) or ())]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            for tp, messages in consumer.poll(timeout_ms=500, max_records=BATCH).items():
+                kept = [m for m in messages if m.offset < ends[tp]]
+                if kept:
+                    yield [decode(m.value) for m in kept]
+                if consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        consumer.close()
+
+
+def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[DomainEvent]],
+                  progress: Progress = lambda n: None) -> dict[str, Any]:
+    recorder: Any = reporting.recorder
+    live: ViewSql = recorder.view_sql
+    fresh = ViewSql(param=live.param, binary=live.binary, schema=live.schema,
+                    prefix=f"reporting_rb{int(time.time() * 1000)}_")
+    with recorder.datastore.transaction(commit=True) as c:
+        for statement in fresh.create:
+            c.execute(statement)
+    events = 0
+    for batch in batches:
+        with recorder.datastore.transaction(commit=True) as c:
+            update_views(fresh, c, batch)
+        events += len(batch)
+        progress(len(batch))
+    differences = compare(CaseViews(recorder, live), CaseViews(recorder, fresh))
+    swap(recorder, live, fresh)
+    return {"events": events, "cases": len(CaseViews(recorder, live).all_states()),
+            "equal_to_live": not differences, "differences": differences[:20]}
+
+
+def compare(live: CaseViews, fresh: CaseViews) -> list[str]:
+    old, new = live.states_by_case(), fresh.states_by_case()
+    differences = [f"case {cid}: only in the live views" for cid in old.keys() - new.keys()]
+    differences += [f"case {cid}: missing from the live views" for cid in new.keys() - old.keys()]
+    differences += [f"case {cid}: state differs" for cid in old.keys() & new.keys() if old[cid] != new[cid]]
+    return sorted(differences)
+
+
+def swap(recorder: Any, live: ViewSql, fresh: ViewSql) -> None:
+    """Replace the live tables by the fresh ones in one transaction: readers see either."""
+    with recorder.datastore.transaction(commit=True) as c:
+        for old, new in zip(live.tables, fresh.tables, strict=True):
+            c.execute(f"DROP TABLE {old}")
+            c.execute(f"ALTER TABLE {new} RENAME TO {old.split('.')[-1]}")
