@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit schemas clean
+.PHONY: demo test bench schemas clean
 .DEFAULT_GOAL := demo
 
 $(STAMP): pyproject.toml
@@ -21,6 +21,10 @@ demo: $(STAMP)
 ## (installs and starts both where absent, stops what it started)
 test: $(STAMP)
 	bash infra/run-tests.sh
+
+## bench: the benchmarks of bench/ (starts the Kafka broker if it is not running; leaves it up)
+bench: $(STAMP) kafka-up
+	$(BIN)/python -m bench
 
 ## schemas: write the events' JSON Schemas to events/schema/ (committed; a test checks they are fresh)
 schemas: $(STAMP)

@@ -113,15 +113,78 @@ def _eligibility(s: dict[str, Any]) -> str:
 
 
 def replay(r: dict[str, Any]) -> None:
-    title = f"Replay of case {r['case_id']}" + (f" as of {r['as_of']}" if r["as_of"] else "")
+    title = f"Replay of case {r['case_id']}" + (f" as of {r['as_of']}" if r.get("as_of") else "")
+    steps = any("changed" in e for e in r["events"])
+    flagged = {f["event_id"] for f in r.get("findings", []) if f.get("event_id")}
     table = Table(title=title)
-    for col in ("#", "at", "service", "event", "actor"):
+    for col in ("#", "at", "service", "event", "actor", *(("changed",) if steps else ())):
         table.add_column(col)
     for i, e in enumerate(r["events"], 1):
-        table.add_row(str(i), london_time(e["at"]), e["service"], e["type"], e["actor"])
+        row = [str(i), london_time(e["at"]), e["service"], escape(e["type"]), escape(e["actor"])]
+        if steps:
+            row.append(escape(_changes(e.get("changed", {}))))
+        table.add_row(*row, style="bold red" if e.get("event_id") in flagged else None)
     out.print(table)
     if r["state"]:
         case_state(r["state"])
+    if "findings" in r:
+        _replay_findings(r)
+    for path in r.get("exported", []):
+        say(f"Evidence written: {escape(path)}")
+
+
+def _changes(changed: dict[str, Any]) -> str:
+    """The keys an event changed; the status with its move; a case's first event as such."""
+    if changed and all(c["before"] is None for c in changed.values()) and "case_id" in changed:
+        return f"case created ({changed.get('status', {}).get('after', '-')})"
+    parts = []
+    for key, change in changed.items():
+        if key == "status":
+            parts.insert(0, f"status {change['before'] or '-'} -> {change['after'] or '-'}")
+        else:
+            parts.append(key)
+    return ", ".join(parts)
+
+
+def _replay_findings(r: dict[str, Any]) -> None:
+    disclosures = r.get("disclosures", [])
+    table = Table(title="Disclosures and the consent that allowed each")
+    for col in ("at", "kind", "event", "recipient", "consent", "scope", "valid"):
+        table.add_column(col)
+    for d in disclosures:
+        consent = d["consent_event_id"] or ("not needed" if d["valid"] else "none")
+        valid = "yes" if d["valid"] else f"NO: {d['problem']}"
+        table.add_row(london_time(d["at"]), d["kind"], d["type"], escape(d["recipient"]), consent,
+                      d["consent_scope"] or "-", valid, style=None if d["valid"] else "bold red")
+    if disclosures:
+        out.print(table)
+    else:
+        say("Disclosures: none")
+    changes = r.get("consent_changes", [])
+    if changes:
+        table = Table(title="Consent changes")
+        for col in ("at", "action", "scope", "actor", "channel", "event"):
+            table.add_column(col)
+        for c in changes:
+            table.add_row(london_time(c["at"]), c["action"], c["scope"], escape(c["actor"]),
+                          escape(c["channel"]), c["event_id"])
+        out.print(table)
+    sla = r.get("sla") or {}
+    if sla.get("started_on"):
+        met = {True: "met", False: "NOT met", None: "opinion not in yet"}[sla["met"]]
+        used = sla["working_days_used"]
+        line = (f"SLA: {sla['sla_working_days']} working days ({sla['nation']}), started {sla['started_on']}, "
+                f"due {sla['due_on']}: {met}" + (f", {used} working days used" if used is not None else "")
+                + ("; BREACHED" if sla["breached"] else ""))
+        out.print(f"[bold red]{escape(line)}[/bold red]" if sla["breached"] else escape(line))
+    else:
+        say("SLA: the review has not started")
+    findings = r.get("findings", [])
+    if not findings:
+        out.print("[bold green]Findings: none[/bold green]")
+    for f in findings:
+        out.print(f"[bold red]FINDING ({f['severity']}) {f['kind']}[/bold red]: {escape(f.get('detail', ''))}"
+                  + (escape(f" [event {f['event_id']}]") if f.get("event_id") else ""))
 
 
 def london_time(iso: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from uuid import UUID
 
 import typer
@@ -87,13 +88,20 @@ def show(case_id: str = typer.Argument(...)) -> None:
 def replay(
     case_id: str = typer.Argument(...),
     as_of: str | None = typer.Option(None, "--as-of", help="ISO time; London time if no zone"),
+    steps: bool = typer.Option(False, "--steps", help="Each event with the state after it and what it changed"),
+    export: str | None = typer.Option(None, "--export", metavar="DIR",
+                                      help="Write replay-CASE.json and a FHIR R5 bundle, fhir-bundle-CASE.json, to DIR"),
 ) -> None:
-    """Every event of the case across the four services in order, and the state they fold to."""
-    from services.reporting.replay import case_events
+    """Every event of the case across the four services in order, the state they fold to, and
+    the findings: each disclosure with the consent that allowed it, consent changes, the SLA."""
+    from services.reporting.replay import case_events, events_as_of
     from services.reporting.replay import replay as replay_events
 
     cid = parse_case_id(case_id)
     moment = parse_moment(as_of) if as_of else None
+    directory = Path(export) if export else None
+    if directory is not None and directory.exists() and not directory.is_dir():
+        raise BadInput("--export", f"{export} exists and is not a directory")
     with runtime() as rt:
         if rt.replays_from_stores:
             events = case_events(rt.services, cid)
@@ -102,7 +110,14 @@ def replay(
     if not events:
         raise BadInput("case_id", f"no case {cid}")
     result = {"case_id": str(cid), "as_of": moment.isoformat() if moment else None,
-              **replay_events(events, moment)}
+              **replay_events(events, moment, with_steps=steps)}
+    if directory is not None:
+        from services.reporting.audit.evidence import write_evidence  # fhir.resources: only here
+
+        try:
+            result = write_evidence(directory, result, events_as_of(events, moment))
+        except OSError as error:
+            raise BadInput("--export", f"cannot write to {export}: {error.strerror or error}") from None
     emit(result, presenters.replay)
 
 

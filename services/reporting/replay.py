@@ -1,5 +1,6 @@
 """The auditor's replay: every event of a case across the four stores, in causal order,
-with the state folded from them (as of a moment, where given)."""
+with the state folded from them (as of a moment, where given), optionally the state after
+each event, and the findings: every disclosure with its consent, consent changes, the SLA."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from uuid import UUID
 from events.codec import to_payload
 from events.envelope import DomainEvent
 from events.registry import PERSONAL_DATA_TYPES
+from services.reporting.audit import audit_findings, steps
 from services.reporting.projections.case_state import causal_order, fold
 from services.runtime.application import ServiceApplication
 
@@ -27,12 +29,26 @@ def case_events(services: Mapping[str, ServiceApplication], case_id: UUID) -> li
     return sorted(found, key=causal_order)
 
 
-def replay(events: Iterable[DomainEvent], as_of: datetime | None = None) -> dict[str, Any]:
-    chosen = [e for e in events if as_of is None or e.occurred_at <= as_of]
+def replay(events: Iterable[DomainEvent], as_of: datetime | None = None, *,
+           with_steps: bool = False) -> dict[str, Any]:
+    """{"events": [...], "state": {...}} plus the findings (audit_findings); with_steps,
+    each event also carries `state_after` and `changed`."""
+    chosen = events_as_of(events, as_of)
+    described = [describe(e) for e in chosen]
+    if with_steps:
+        for entry, step in zip(described, steps(chosen), strict=True):
+            entry["state_after"] = public_state(step["state_after"])
+            entry["changed"] = step["changed"]
     return {
-        "events": [describe(e) for e in chosen],
+        "events": described,
         "state": public_state(fold(chosen)) if chosen else None,
+        **audit_findings(chosen),
     }
+
+
+def events_as_of(events: Iterable[DomainEvent], as_of: datetime | None = None) -> list[DomainEvent]:
+    """The events recorded up to the moment (all of them without one), in causal order."""
+    return sorted((e for e in events if as_of is None or e.occurred_at <= as_of), key=causal_order)
 
 
 def describe(event: DomainEvent) -> dict[str, Any]:

@@ -8,6 +8,7 @@ schema differ (`ViewSql`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timezone
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from eventsourcing.sqlite import SQLiteCursor
 
 from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
-from services.reporting.projections.case_state import SERVICE_ORDER, causal_order, fold
+from services.reporting.projections.case_state import SERVICE_ORDER, apply, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
 from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLiteProcessRecorder
 
@@ -35,7 +36,7 @@ class ViewSql:
             f" version INTEGER NOT NULL, type TEXT NOT NULL, payload {binary} NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {prefix}case_events_by_case ON {t}case_events (case_id)",
             f"CREATE TABLE IF NOT EXISTS {t}case_state (case_id TEXT PRIMARY KEY,"
-            f" status TEXT NOT NULL, state {binary} NOT NULL)",
+            f" status TEXT NOT NULL, state {binary} NOT NULL, last_key TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {prefix}case_state_by_status ON {t}case_state (status)",
             f"CREATE TABLE IF NOT EXISTS {t}consent_history (event_id TEXT PRIMARY KEY,"
             " case_id TEXT NOT NULL, member_ref TEXT, scope TEXT NOT NULL, action TEXT NOT NULL,"
@@ -45,8 +46,11 @@ class ViewSql:
         self.insert_event = (f"INSERT INTO {t}case_events VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
                              " ON CONFLICT DO NOTHING")
         self.case_payloads = f"SELECT payload FROM {t}case_events WHERE case_id = {p}"
-        self.upsert_state = (f"INSERT INTO {t}case_state VALUES ({p}, {p}, {p}) ON CONFLICT (case_id)"
-                             " DO UPDATE SET status = excluded.status, state = excluded.state")
+        self.upsert_state = (f"INSERT INTO {t}case_state VALUES ({p}, {p}, {p}, {p}) ON CONFLICT"
+                             " (case_id) DO UPDATE SET status = excluded.status,"
+                             " state = excluded.state, last_key = excluded.last_key")
+        self.event_exists = f"SELECT 1 FROM {t}case_events WHERE event_id = {p}"
+        self.state_and_key = f"SELECT state, last_key FROM {t}case_state WHERE case_id = {p}"
         self.insert_consent = (f"INSERT INTO {t}consent_history VALUES ({p}, {p}, {p}, {p}, {p}, {p},"
                                f" {p}, {p}) ON CONFLICT DO NOTHING")
         self.state_of = f"SELECT state FROM {t}case_state WHERE case_id = {p}"
@@ -57,24 +61,46 @@ class ViewSql:
 
 
 def update_views(sql: ViewSql, c: Any, events: Iterable[DomainEvent]) -> None:
-    touched: set[str] = set()
+    """Add new events to the trail and bring each touched case's state up to date.
+
+    An event that sorts after everything the case already had is folded onto the stored
+    state (the usual case); one that arrives out of causal order (possible across
+    topics) makes the case refold from its whole trail. Both give what `fold` gives."""
+    new: dict[str, list[CaseEvent]] = {}
     for event in events:
         if not isinstance(event, CaseEvent):
             continue
-        case_id = str(event.case_id)
+        c.execute(sql.event_exists, (str(event.event_id),))
+        if c.fetchone() is not None:
+            continue  # already in the views: applying it again would count it twice
         c.execute(sql.insert_event, (
-            str(event.event_id), case_id, event.occurred_at.isoformat(), SERVICE_ORDER[event.service],
-            event.originator_version, event.type_name, encode(event)))
-        touched.add(case_id)
-    for case_id in touched:
-        c.execute(sql.case_payloads, (case_id,))
-        case_events = [decode(bytes(row["payload"])) for row in c.fetchall()]
-        state = fold(case_events)
-        c.execute(sql.upsert_state, (case_id, state["status"], orjson.dumps(state)))
-        for event in case_events:
-            row = consent_row(event, state.get("member_ref"))
-            if row is not None:
-                c.execute(sql.insert_consent, row)
+            str(event.event_id), str(event.case_id), event.occurred_at.isoformat(),
+            SERVICE_ORDER[event.service], event.originator_version, event.type_name, encode(event)))
+        new.setdefault(str(event.case_id), []).append(event)
+    for case_id, arrived in new.items():
+        arrived.sort(key=causal_order)
+        c.execute(sql.state_and_key, (case_id,))
+        row = c.fetchone()
+        if row is not None and causal_key(arrived[0]) > row["last_key"]:
+            state = orjson.loads(bytes(row["state"]))
+            for event in arrived:
+                state = apply(state, event)
+            last = causal_key(arrived[-1])
+        else:
+            c.execute(sql.case_payloads, (case_id,))
+            trail = sorted((decode(bytes(r["payload"])) for r in c.fetchall()), key=causal_order)
+            state, last = fold(trail), causal_key(trail[-1])
+        c.execute(sql.upsert_state, (case_id, state["status"], orjson.dumps(state), last))
+        for event in arrived:
+            consent = consent_row(event, state.get("member_ref"))
+            if consent is not None:
+                c.execute(sql.insert_consent, consent)
+
+
+def causal_key(event: DomainEvent) -> str:
+    """`causal_order` as text that sorts the same way, for the database."""
+    at = event.occurred_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return f"{at}|{SERVICE_ORDER[event.service]}|{event.originator_version:012d}"
 
 
 class SQLiteReportingRecorder(ChainedSQLiteProcessRecorder):
