@@ -53,7 +53,3 @@ class CaseEvent(DomainEvent):
 
     case_id: UUID = Field(description="The case this event belongs to")
 
-
-#: Events whose payload holds direct identifiers; they never leave intake's store unencrypted
-#: in future, and replay redacts them.
-PERSONAL_DATA_EVENTS: set[str] = set()
