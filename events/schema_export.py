@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from events.analytics import AnalyticsCaseFact
 from events.registry import REGISTRY
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
+
+#: Published models that are not case events (their type and version are model fields).
+FACTS = {"analytics_case_fact": AnalyticsCaseFact}
 
 
 def schema_for(type_name: str) -> dict[str, Any]:
@@ -26,6 +30,20 @@ def schema_for(type_name: str) -> dict[str, Any]:
     return schema
 
 
+def schema_for_fact(type_name: str) -> dict[str, Any]:
+    cls = FACTS[type_name]
+    version = get_args(cls.model_fields["schema_version"].annotation)[0]
+    schema = cls.model_json_schema()
+    schema["title"] = type_name
+    schema["description"] = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    props = schema["properties"]
+    props["type"] = {"const": type_name, "description": "Wire type name"}
+    props["schema_version"] = {"const": version, "description": "Payload major version"}
+    schema["$id"] = f"urn:cases:fact:{type_name}:v{version}"
+    schema["x-service"] = cls.service
+    return schema
+
+
 def rendered() -> dict[str, str]:
     """File name -> text, exactly what `make schemas` writes."""
     files = {
@@ -35,6 +53,9 @@ def rendered() -> dict[str, str]:
         + "\n"
         for name in sorted(REGISTRY)
     }
+    for name in sorted(FACTS):
+        version = get_args(FACTS[name].model_fields["schema_version"].annotation)[0]
+        files[f"{name}.v{version}.json"] = json.dumps(schema_for_fact(name), indent=2, sort_keys=True) + "\n"
     return files
 
 

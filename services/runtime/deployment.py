@@ -7,6 +7,7 @@ one process; the Kafka one runs each service as a worker consuming its leaders' 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from pathlib import Path
 
@@ -55,14 +56,31 @@ def build_service(name: str, home: Path, clock: Clock) -> ServiceApplication:
 
 
 def deployment_keys(home: Path) -> dict[str, bytes]:
-    """Per-deployment secrets for member references and case pseudonyms, made on first
-    use and kept beside the stores (a real deployment would hold them in a KMS)."""
+    """Per-deployment secrets: member references, case pseudonyms in review packs, and
+    analytics references, each derived from one root secret kept beside the stores (a real
+    deployment would hold it in a KMS)."""
+    root = deployment_root(home)
+    return {purpose: hashlib.sha256(root + purpose.encode()).digest() for purpose in PURPOSES}
+
+
+PURPOSES = ("member", "pack", "analytics")
+KEY_FILE = "deployment.key"
+
+
+def deployment_root(home: Path) -> bytes:
+    """The root secret, made on first use (32 random bytes, mode 0600). It is written aside
+    and linked into place, so a process starting at the same moment never reads half a
+    key, and of two creators the first one wins."""
     home.mkdir(parents=True, exist_ok=True)
-    path = home / "deployment.key"
+    path = home / KEY_FILE
     if not path.exists():
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    root = path.read_bytes()
-    return {
-        purpose: hashlib.sha256(root + purpose.encode()).digest() for purpose in ("member", "pack")
-    }
+        draft = home / f".{KEY_FILE}.{os.getpid()}"
+        draft.write_bytes(secrets.token_bytes(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_bytes()

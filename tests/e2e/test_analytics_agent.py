@@ -1,0 +1,206 @@
+"""The analytics agent as its own process on a real Kafka broker, beside the four workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from events.analytics import AnalyticsCaseFact
+from events.codec import decode
+from events.topics import ANALYTICS_TOPIC, SERVICES, case_topic
+from services.reporting.analytics.facts import analytics_fact, analytics_ref
+from services.reporting.analytics.keys import analytics_key
+from services.reporting.projections.case_state import fold
+from tests.e2e.cli import Cases
+from tests.e2e.test_cli_walk import walk_third_party_case
+from tests.fixtures import REQUEST, policy, request
+from tests.kafka_support import ROOT, Workers, kafka_bootstrap, running_workers
+
+IDENTIFIERS = [
+    REQUEST["member"]["name"], REQUEST["member"]["nhs_number"], REQUEST["member"]["date_of_birth"],
+    REQUEST["member"]["postcode"], REQUEST["member"]["postcode"].replace(" ", ""),
+    REQUEST["member"]["email"], REQUEST["member"]["phone"],
+    REQUEST["gp"]["name"], REQUEST["gp"]["practice"], REQUEST["gp"]["email"],
+]
+
+
+class Agent:
+    """`python -m services.reporting.analytics` on the deployment's home and bus."""
+
+    def __init__(self, home: Path, bootstrap: str, log: Path):
+        self.home, self.bootstrap, self.log = home, bootstrap, log
+        self.starts = 0
+        self.start()
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.reporting.analytics", "--home", str(self.home),
+                 "--bus", f"kafka://{self.bootstrap}", "--loglevel", "info"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.starts += 1
+        self.wait_ready()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.output().count("analytics agent ready") < self.starts:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"analytics agent did not start:\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[Workers, Cases, Agent]]:
+    bootstrap = kafka_bootstrap()
+    home = tmp_path / "home"
+    with running_workers(home, bootstrap, tmp_path / "logs") as workers:
+        agent = Agent(home, bootstrap, tmp_path / "logs" / "analytics.log")
+        try:
+            yield workers, Cases(home, env={"CASES_BUS": f"kafka://{bootstrap}"}), agent
+        finally:
+            agent.stop()
+
+
+def facts_until(bootstrap: str, done: Callable[[list], bool], timeout: float = 60) -> list:
+    """Every message on the analytics topic, read from the start until `done(messages)`."""
+    consumer = KafkaConsumer(ANALYTICS_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+                             auto_offset_reset="earliest", fetch_max_wait_ms=100)
+    messages: list = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not done(messages):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no expected fact in {len(messages)} analytics messages")
+            for batch in consumer.poll(timeout_ms=500).values():
+                messages.extend(batch)
+    finally:
+        consumer.close()
+    return messages
+
+
+def expected_fact(cases: Cases, bootstrap: str, case: str) -> AnalyticsCaseFact:
+    """The fact the pure function gives for everything the case topics hold for the case,
+    once they hold every event the case's replay shows."""
+    replayed = len(cases("replay", case).json["events"])
+    deadline = time.monotonic() + 30
+    while len(events := case_events(bootstrap, case)) != replayed:
+        assert time.monotonic() < deadline, f"{len(events)} on the topics, {replayed} replayed"
+        time.sleep(0.5)
+        replayed = len(cases("replay", case).json["events"])
+    return analytics_fact(fold(events), analytics_key(cases.home))
+
+
+def case_events(bootstrap: str, case: str) -> list:
+    """The case's events on the four case topics, read from the start to the current end."""
+    topics = [case_topic(s) for s in SERVICES]
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             auto_offset_reset="earliest")
+    try:
+        deadline = time.monotonic() + 30
+        while any(not consumer.partitions_for_topic(t) for t in topics):
+            assert time.monotonic() < deadline, "case topics not found"
+            time.sleep(0.1)
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        end = consumer.end_offsets(tps)
+        events = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            assert time.monotonic() < deadline, "case topics not read to their end"
+            for batch in consumer.poll(timeout_ms=200).values():
+                events += [decode(m.value) for m in batch if m.key == case.encode()]
+        return events
+    finally:
+        consumer.close()
+
+
+def of_case(messages: list, ref: str) -> list[AnalyticsCaseFact]:
+    key = ref.encode()
+    return [AnalyticsCaseFact.model_validate_json(m.value) for m in messages if m.key == key]
+
+
+def test_the_agent_publishes_a_de_identified_fact_for_a_case(
+    deployment: tuple[Workers, Cases, Agent],
+) -> None:
+    workers, cases, agent = deployment
+    # A poison message on a case topic is skipped with a warning; the agent goes on.
+    producer = KafkaProducer(bootstrap_servers=workers.bootstrap)
+    producer.send(case_topic("intake"), key=b"x", value=b"{not json",
+                  headers=[("source_service", b"intake"), ("notification_id", b"999999")])
+    producer.flush()
+    producer.close()
+
+    case = walk_third_party_case(cases)
+    ref = analytics_ref(case, analytics_key(cases.home))
+    expected = expected_fact(cases, workers.bootstrap, case)
+    messages = facts_until(workers.bootstrap, lambda m: expected in of_case(m, ref))
+
+    fact = next(f for f in reversed(of_case(messages, ref)) if f == expected)
+    assert fact.analytics_ref == ref
+    assert fact.status == "report_issued"
+    assert fact.model == "third_party"
+    assert (fact.insurer, fact.product) == ("AXA Health", "Personal Health")
+    assert (fact.decision, fact.declined_reasons) == ("accepted", ())
+    assert fact.outcome == "diagnosis_changed" and fact.sla_met is True
+    assert fact.sla_breached is False and fact.working_days_to_opinion == 0
+    assert (fact.specialty, fact.nation, fact.age_band) == ("orthopaedics", "ENG", "40-49")
+    assert all(earlier.as_of <= fact.as_of for earlier in of_case(messages, ref)
+               if earlier != fact)
+
+    # Nothing on the topic names the member, the GP or the case.
+    for message in messages:
+        AnalyticsCaseFact.model_validate_json(message.value)
+        assert dict(message.headers)["type"] == b"analytics_case_fact"
+        headers = b"".join(value for _, value in message.headers)
+        blob = (message.key + message.value + headers).decode().lower()
+        for value in [*IDENTIFIERS, case, case.replace("-", "")]:
+            assert value.lower() not in blob, value
+
+    assert agent.process.poll() is None, agent.output()[-3000:]
+    assert "skipped an undecodable message" in agent.output()
+    assert "Traceback" not in agent.output()
+
+
+def test_a_restarted_agent_rebuilds_from_the_topics_and_republishes_the_same_fact(
+    deployment: tuple[Workers, Cases, Agent],
+) -> None:
+    workers, cases, agent = deployment
+    cases("policies", "load", cases.write("policies.json", {"policies": [policy(status="lapsed")]}))
+    case = cases("open", cases.write("case.json", request())).json["case_id"]
+    ref = analytics_ref(case, analytics_key(cases.home))
+    expected = expected_fact(cases, workers.bootstrap, case)
+    assert (expected.decision, expected.declined_reasons) == ("declined", ("policy_not_in_force",))
+    assert expected.model is None and expected.status == "declined"
+
+    published = facts_until(workers.bootstrap, lambda m: expected in of_case(m, ref))
+    before = len(of_case(published, ref))
+    # Its memory is gone; it reads the case topics again from the start and publishes the
+    # same latest fact: a reader keeping the newest per analytics_ref sees no change.
+    agent.stop()
+    agent.start()
+    after = of_case(facts_until(workers.bootstrap,
+                                lambda m: expected in of_case(m, ref)[before:]), ref)[before:]
+    assert expected in after
+    assert all(fact.as_of <= expected.as_of for fact in after)
+    assert agent.process.poll() is None and "Traceback" not in agent.output()
