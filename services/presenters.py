@@ -212,6 +212,19 @@ def consent_history(r: dict[str, Any]) -> None:
     out.print(table)
 
 
+def analytics(r: dict[str, Any]) -> None:
+    table = Table(title=f"Weekly analytics ({r['cases']} cases, de-identified)")
+    for col in ("week", "opened", "accepted", "declined", "opinions", "median days", "breaches"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("declined by reason")
+    for w in r["weeks"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in w["declined_by_reason"].items())
+        table.add_row(w["week"], str(w["opened"]), str(w["accepted"]), str(w["declined"]),
+                      str(w["opinions"]), str(w["median_working_days_to_opinion"] or "-"),
+                      str(w["sla_breach_rate"] if w["sla_breach_rate"] is not None else "-"), reasons)
+    out.print(table)
+
+
 def demo_summary(r: dict[str, Any]) -> None:
     from services.simulation.summary import print_summary
 

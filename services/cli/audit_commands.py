@@ -23,3 +23,42 @@ def rebuild() -> None:
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "
         + ("identical to the live views." if r["equal_to_live"] else
            f"{len(r['differences'])} differences from the live views: " + "; ".join(r["differences"]))))
+
+
+@app.command("analytics")
+def analytics() -> None:
+    """Weekly aggregates over de-identified case facts: opened, accepted, declined by reason,
+    median turnaround, breach rate. Embedded: computed from the stores; over Kafka: read
+    from cases.analytics.v1 (the analytics agent's output)."""
+    from services.reporting.analytics.facts import CaseNotReady, analytics_fact
+    from services.reporting.analytics.keys import analytics_key
+    from services.reporting.analytics.weekly import weekly_aggregates
+
+    with runtime() as rt:
+        settings = getattr(rt, "settings", None)
+        if settings is not None:
+            facts = read_analytics_topic(settings.bootstrap)
+        else:
+            key = analytics_key(rt.home)
+            facts = []
+            for state in rt.reporting.views.all_states():
+                try:
+                    facts.append(analytics_fact(state, key))
+                except CaseNotReady:
+                    continue
+    weeks = weekly_aggregates(facts)
+    emit({"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}, presenters.analytics)
+
+
+def read_analytics_topic(bootstrap: str) -> list:
+    from kafka import KafkaConsumer
+
+    from events.analytics import AnalyticsCaseFact
+    from events.topics import ANALYTICS_TOPIC
+
+    consumer = KafkaConsumer(ANALYTICS_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    try:
+        return [AnalyticsCaseFact.model_validate_json(m.value) for m in consumer]
+    finally:
+        consumer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -180,6 +181,21 @@ def test_the_agent_publishes_a_de_identified_fact_for_a_case(
     assert agent.process.poll() is None, agent.output()[-3000:]
     assert "skipped an undecodable message" in agent.output()
     assert "Traceback" not in agent.output()
+
+    # `cases analytics` over Kafka aggregates the agent's facts; an analyst's consumer that
+    # knows only the JSON Schema reads the same topic.
+    weekly = cases("analytics").json
+    assert weekly["cases"] == 1
+    [week] = weekly["weeks"]
+    assert (week["week"], week["opened"], week["accepted"], week["opinions"]) == (fact.week, 1, 1, 1)
+    assert IDENTIFIERS[0] not in json.dumps(weekly)
+    example = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "analytics_consumer.py"), "--bootstrap",
+         workers.bootstrap], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert example.returncode == 0, example.stderr
+    read = json.loads(example.stdout)
+    assert read["cases"] == 1 and read["rejected"] == 0
+    assert read["weeks"][fact.week]["diagnosis_changed"] == 1
 
 
 def test_a_restarted_agent_rebuilds_from_the_topics_and_republishes_the_same_fact(
