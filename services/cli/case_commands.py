@@ -124,10 +124,14 @@ def replay(
 @app.command("verify")
 def verify(expect: str | None = typer.Option(None, "--expect", help="a head digest printed earlier")) -> None:
     """Check every store's hash chain: no stored event edited, deleted, inserted or swapped."""
-    from services.reporting.verify import verify_stores
+    from services.reporting.verify import verify_stores, verify_topics
 
     with runtime() as rt:
         result = verify_stores(rt.services, expect)
+        settings = getattr(rt, "settings", None)
+        if settings is not None:  # over Kafka: the topics must match the stores too
+            result["broken"] += verify_topics(rt.services, settings.bootstrap)
+            result["ok"] = not result["broken"]
     emit(result, presenters.verification)
     if not result["ok"]:
         raise Done(1)

@@ -103,3 +103,55 @@ def chain_rows(app: ServiceApplication) -> list[dict[str, Any]]:
     with recorder.datastore.transaction(commit=False) as c:
         c.execute(recorder.chain_sql.select_all)
         return [dict(row) for row in c.fetchall()]
+
+
+def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) -> list[dict[str, Any]]:
+    """Over Kafka: every message on a case topic must be, byte for byte, the event its
+    service stored at that position, and every event the relay confirmed must be there."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from events.codec import encode
+    from events.topics import case_topic
+    from services.runtime.kafka.outbox import relay_name
+
+    broken: list[dict[str, Any]] = []
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        for name, app in services.items():
+            topic = case_topic(name)
+            stored = {n.id: n for n in all_notifications(app)}
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            seen: set[int] = set()
+            for message in read_to_end(consumer, partitions):
+                headers = {k: v.decode(errors="replace") for k, v in message.headers or []}
+                position = int(headers.get("notification_id", "0") or 0)
+                event = stored.get(position)
+                where = {"service": name, "position": position,
+                         "topic": f"{topic}[{message.partition}]@{message.offset}"}
+                if event is None:
+                    broken.append({**where, "problem": "on the topic but not in the store"})
+                elif message.value != encode(app.mapper.to_domain_event(event)):
+                    broken.append({**where, "type": event.topic,
+                                   "problem": "the topic's copy differs from the stored event"})
+                seen.add(position)
+            relayed = app.recorder.max_tracking_id(relay_name(topic)) or 0
+            for position in sorted(p for p in stored if p <= relayed and p not in seen):
+                broken.append({"service": name, "position": position, "type": stored[position].topic,
+                               "problem": "relayed but missing from the topic"})
+    finally:
+        consumer.close()
+    return broken
+
+
+def read_to_end(consumer: Any, partitions: list[Any]) -> Any:
+    if not partitions:
+        return
+    ends = consumer.end_offsets(partitions)
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    remaining = {tp for tp in partitions if ends[tp] > 0}
+    while remaining:
+        for tp, messages in consumer.poll(timeout_ms=500, max_records=1000).items():
+            yield from (m for m in messages if m.offset < ends[tp])
+            if consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)

@@ -58,6 +58,22 @@ def test_case_walk_over_kafka(deployment: tuple[Workers, Cases]) -> None:
         versions = [e["originator_version"] for e in events]
         assert versions == sorted(versions) == list(range(1, len(versions) + 1)), service
 
+    # The stores' chains hold, and every case topic matches its store byte for byte.
+    verified = cases("verify")
+    assert verified.code == 0 and verified.json["ok"], verified.json["broken"]
+    forged = KafkaProducer(bootstrap_servers=workers.bootstrap)
+    original = next(m for m in read_topic(workers.bootstrap, case_topic("records"))
+                    if m.key == case.encode() and b"records_access" in m.value)
+    forged.send(case_topic("records"), key=original.key,
+                value=original.value.replace(b"records_access", b"share_with_gp"),
+                headers=original.headers)
+    forged.flush()
+    forged.close()
+    verified = cases("verify")
+    assert verified.code == 1
+    [finding] = verified.json["broken"]
+    assert finding["service"] == "records" and "differs" in finding["problem"]
+
     # The views rebuilt from every case topic, from offset 0, equal the live ones.
     rebuilt = cases("rebuild")
     assert rebuilt.code == 0 and rebuilt.json["equal_to_live"] is True
