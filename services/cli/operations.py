@@ -72,30 +72,50 @@ def sla_sweep() -> None:
 
 @app.command("worker")
 def worker(
-    service: str = typer.Argument(..., help="intake, records, review or reporting"),
+    service: str = typer.Argument(..., help="intake, records, review, reporting or analytics"),
     bus: str | None = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)"),
     sla_check_seconds: float = typer.Option(60.0, "--sla-check-seconds",
                                             help="review: how often to flag overdue reviews (0: never)"),
     instance: int = typer.Option(0, "--instance", help="this instance's number, from 0"),
     instances: int = typer.Option(1, "--instances", help="how many instances share the partitions"),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535,
+        help="serve Prometheus metrics on this port (0: off; default: CASES_METRICS_PORT_<SERVICE>,"
+             " then CASES_METRICS_PORT, else off; by convention intake 9301, records 9302,"
+             " review 9303, reporting 9304)"),
 ) -> None:
     """Run one service as its own process on Kafka until SIGTERM or SIGINT."""
     import logging
+    import os
 
     from services.runtime.deployment import SERVICES
     from services.runtime.kafka.worker import Worker
 
-    choice(service, SERVICES, "service")
+    choice(service, (*SERVICES, "analytics"), "service")
     try:
         settings = parse_bus(bus) if bus else bus_from_env()
     except ValueError as error:
         raise BadInput("--bus", str(error)) from None
     if settings is None:
         raise BadInput("--bus", "a worker needs Kafka: pass --bus kafka://host:port or set CASES_BUS")
+    if service == "analytics":  # reporting's faust agent: no store of its own, one instance
+        from services.reporting.analytics.agent import run_analytics_worker
+        from services.reporting.analytics.keys import analytics_key
+
+        run_analytics_worker(settings, analytics_key(cases_home(OPTIONS.home)), loglevel="info")
+        return
     if not 0 <= instance < instances:
         raise BadInput("--instance", f"must be from 0 to {instances - 1}")
+    if metrics_port is None:  # per service first: the four workers often share one environment
+        variable = next((v for v in (f"CASES_METRICS_PORT_{service.upper()}", "CASES_METRICS_PORT")
+                         if os.environ.get(v)), "")
+        port_text = os.environ.get(variable, "0") if variable else "0"
+        if not port_text.isdigit() or int(port_text) > 65535:
+            raise BadInput("--metrics-port", f"{variable} is not a port: {port_text!r}")
+        metrics_port = int(port_text)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Worker(service, cases_home(OPTIONS.home), settings, sla_check_seconds, instance, instances).run()
+    Worker(service, cases_home(OPTIONS.home), settings, sla_check_seconds, instance, instances,
+           metrics_port).run()
 
 
 @app.command("topics")

@@ -22,6 +22,7 @@ from kafka.errors import KafkaError
 from events.codec import decode
 from events.topics import DEADLETTER_TOPIC, case_topic
 from services.runtime.application import ServiceApplication
+from services.runtime.metrics import WorkerMetrics
 
 log = logging.getLogger("cases.consumer")
 
@@ -46,8 +47,10 @@ def all_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPart
 
 class ServiceConsumer:
     def __init__(self, app: ServiceApplication, leaders: Iterable[str], bootstrap: str,
-                 producer: KafkaProducer, instance: int = 0, instances: int = 1):
+                 producer: KafkaProducer, instance: int = 0, instances: int = 1,
+                 metrics: WorkerMetrics | None = None):
         self.app = app
+        self.metrics = metrics if metrics is not None else WorkerMetrics(app.name)
         self.topics = [case_topic(leader) for leader in leaders]
         self.producer = producer
         self.interests = set(app.topics)  # the event types this service reacts to
@@ -107,14 +110,17 @@ class ServiceConsumer:
         if self.interests and event.type_name not in self.interests:
             return
         tracking = Tracking(f"{source}.{message.partition}", position)
+        started = time.perf_counter()
         try:
             self.app.process_event(event, tracking)
-            self.applied += 1
-        except IntegrityError:
-            pass  # seen before: its effect is already stored
+        except IntegrityError:  # seen before: its effect is already stored
+            self.metrics.event_redelivered(time.perf_counter() - started)
         except Exception as error:
             self.dead_letter(message, f"reaction failed: {type(error).__name__}: {error}")
             self._mark_handled(tracking)
+        else:
+            self.applied += 1
+            self.metrics.event_processed(event, time.perf_counter() - started)
 
     def _mark_handled(self, tracking: Tracking) -> None:
         try:
@@ -124,6 +130,7 @@ class ServiceConsumer:
 
     def dead_letter(self, message: Any, reason: str) -> None:
         self.dead_letters += 1
+        self.metrics.dead_lettered(reason)
         log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
                     message.offset, reason)
         headers = list(message.headers or []) + [
@@ -133,6 +140,18 @@ class ServiceConsumer:
         ]
         self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
         self.producer.flush()
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: the end offset minus this consumer's position. Asks the
+        broker, so the worker calls it only every few seconds."""
+        assigned = sorted(self.consumer.assignment())
+        ends = self.consumer.end_offsets(assigned, timeout_ms=2000)
+        lags: dict[tuple[str, int], int] = {}
+        for tp in assigned:
+            position = self.consumer.position(tp, timeout_ms=2000)
+            if position is not None and ends.get(tp) is not None:
+                lags[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+        return lags
 
     def close(self) -> None:
         self.consumer.close()

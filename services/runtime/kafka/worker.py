@@ -3,6 +3,10 @@
 The loop: publish what the service stored (outbox relay), apply what its leaders
 published (consumer), and for review, tick the SLA clock. SIGTERM or SIGINT stop it
 between two steps; SIGKILL at any moment loses nothing (see outbox.py, consumer.py).
+
+With a metrics port, the worker serves Prometheus metrics (services/runtime/metrics.py):
+counters move as messages are handled; the gauges that cost a query (consumer lag, relay
+backlog, reporting's case counts) are refreshed at most every GAUGE_SECONDS.
 """
 
 from __future__ import annotations
@@ -13,42 +17,66 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kafka.errors import KafkaError
+
 from services.common.context import Context, SystemClock
 from services.runtime.deployment import build_service, leaders_of
 from services.runtime.kafka.config import KafkaSettings
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer
 from services.runtime.kafka.topics import ensure_topics
+from services.runtime.metrics import WorkerMetrics
 
 log = logging.getLogger("cases.worker")
 IDLE_PAUSE = 0.02
+GAUGE_SECONDS = 5.0
 
 
 class Worker:
     def __init__(self, name: str, home: Path, settings: KafkaSettings, sla_check_seconds: float = 60,
-                 instance: int = 0, instances: int = 1):
+                 instance: int = 0, instances: int = 1, metrics_port: int = 0):
         ensure_topics(settings)
         self.app = build_service(name, home, SystemClock())
+        self.metrics = WorkerMetrics(name)
+        self.metrics_port = self.metrics.serve(metrics_port)  # before Kafka: a busy port fails fast
         self.producer = make_producer(settings.bootstrap)
         self.relay = OutboxRelay(self.app, self.producer)
         self.consumer = ServiceConsumer(self.app, leaders_of(name), settings.bootstrap, self.producer,
-                                        instance, instances)
+                                        instance, instances, self.metrics)
         # One relay and one SLA clock per service: instance 0 runs them.
         self.relays = instance == 0
         self.sla_check_seconds = sla_check_seconds if name == "review" and instance == 0 else 0
         self.next_sla_check = 0.0
+        self.next_gauges = 0.0
         self.running = True
 
     def step(self) -> int:
-        moved = self.relay.publish_pending() if self.relays else 0
-        moved += self.consumer.poll_once(timeout_ms=10 if moved else 50)
+        published = self.relay.publish_pending() if self.relays else 0
+        consumed = self.consumer.poll_once(timeout_ms=10 if published else 50)
         if self.relays:
-            moved += self.relay.publish_pending()
+            published += self.relay.publish_pending()
+        self.metrics.events_published(published)
         if self.sla_check_seconds and time.monotonic() >= self.next_sla_check:
             self.next_sla_check = time.monotonic() + self.sla_check_seconds
             ctx = Context(actor="service:review", now=self.app.clock.now())
-            self.app.flag_overdue_reviews(ctx.today, ctx)  # type: ignore[attr-defined]
-        return moved
+            breached = self.app.flag_overdue_reviews(ctx.today, ctx)  # type: ignore[attr-defined]
+            self.metrics.sla_breaches_flagged(breached)
+        if self.metrics_port and time.monotonic() >= self.next_gauges:
+            self.next_gauges = time.monotonic() + GAUGE_SECONDS
+            self.refresh_gauges()
+        return published + consumed
+
+    def refresh_gauges(self) -> None:
+        """The gauges that cost a query; a failure skips this round, never the worker."""
+        try:
+            self.metrics.consumer_lag(self.consumer.lag())
+        except KafkaError as error:
+            log.info("consumer lag not measured: %s", type(error).__name__)
+        if self.relays:
+            self.metrics.relay_backlog(self.relay.backlog())
+        views = getattr(self.app, "views", None)  # reporting's read models
+        if views is not None:
+            self.metrics.case_views(views.count_by_status(), views.all_states())
 
     def run(self) -> None:
         def stop(*_: Any) -> None:
@@ -69,6 +97,7 @@ class Worker:
         self.close()
 
     def close(self) -> None:
+        self.metrics.close()
         self.consumer.close()
         self.producer.close()
         self.app.close()

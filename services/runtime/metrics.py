@@ -1,0 +1,180 @@
+"""Prometheus metrics of one worker (`cases worker NAME --metrics-port N`).
+
+Each worker keeps its metrics in its own `CollectorRegistry` (never the process-wide
+default one), so a test can make several side by side, and serves them over HTTP when
+given a port. Every label has a small, fixed set of values: the service name, an event
+type from the published registry, a dead-letter reason bucket, a topic and partition
+number, a case status. Never a case id, member reference, event id or any free text:
+identifiers belong in the logs and the audit trail, not in a time series.
+
+    name                                 type       labels
+    cases_events_processed_total         counter    service, type
+    cases_events_redelivered_total       counter    service
+    cases_events_published_total         counter    service
+    cases_dead_letters_total             counter    service, reason
+    cases_processing_seconds             histogram  service
+    cases_consumer_lag                   gauge      service, topic, partition
+    cases_relay_backlog                  gauge      service
+    cases_sla_breaches_flagged_total     counter    service          (review)
+    cases_open_cases                     gauge      status           (reporting)
+    cases_sla_breached_open_cases        gauge      -                (reporting)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from events.registry import REGISTRY
+
+log = logging.getLogger("cases.metrics")
+
+#: Dead-letter reasons, reduced from the consumer's free-text reason (which may quote an
+#: exception message, hence data) to this fixed set.
+DEAD_LETTER_REASONS = ("missing_header", "undecodable", "reaction_failed", "other")
+
+#: Case statuses after which a case is no longer open (see reporting's case_state fold).
+FINISHED_STATUSES = frozenset({"declined", "closed", "cancelled"})
+#: Open statuses shown as 0 before any case reaches them, so dashboards have every series.
+OPEN_STATUSES = ("opened", "awaiting_consent", "collecting_records", "suspended", "in_review",
+                 "report_issued")
+
+#: Seconds per message applied: a reaction is one store transaction, usually milliseconds;
+#: the top buckets catch a slow database or a lock wait.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def dead_letter_reason(reason: str) -> str:
+    """The bucket of a consumer's dead-letter reason text."""
+    text = reason.lower()
+    if text.startswith("undecodable"):
+        return "undecodable"
+    if text.startswith("reaction failed"):
+        return "reaction_failed"
+    if "header" in text:
+        return "missing_header"
+    return "other"
+
+
+def event_type_label(event: Any) -> str:
+    """The event's wire type name if the published registry knows it, else "other"."""
+    name = getattr(event, "type_name", "")
+    return name if name in REGISTRY else "other"
+
+
+class WorkerMetrics:
+    """The metrics of one service's worker, on a registry of its own."""
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None):
+        self.service = service
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.processed = Counter(
+            "cases_events_processed", "Upstream events applied by this service's reactions",
+            ["service", "type"], registry=r)
+        self.redelivered = Counter(
+            "cases_events_redelivered", "Upstream events seen before (tracking hit), changing nothing",
+            ["service"], registry=r)
+        self.published = Counter(
+            "cases_events_published", "Events the outbox relay published to this service's topic",
+            ["service"], registry=r)
+        self.dead_letters = Counter(
+            "cases_dead_letters", "Messages parked on the dead-letter topic, by reason",
+            ["service", "reason"], registry=r)
+        self.latency = Histogram(
+            "cases_processing_seconds", "Time to apply one upstream event (reaction and tracking)",
+            ["service"], buckets=LATENCY_BUCKETS, registry=r)
+        self.lag = Gauge(
+            "cases_consumer_lag", "Messages on an assigned partition not yet consumed",
+            ["service", "topic", "partition"], registry=r)
+        self.backlog = Gauge(
+            "cases_relay_backlog", "Stored events the outbox relay has not yet published",
+            ["service"], registry=r)
+        # Review runs the SLA clock; reporting holds the views. Other workers leave these
+        # out rather than serve a 0 that would read as a fact.
+        self.breaches = Counter(
+            "cases_sla_breaches_flagged", "Reviews flagged as past their SLA by the review clock",
+            ["service"], registry=r) if service == "review" else None
+        self.open_cases = Gauge(
+            "cases_open_cases", "Open cases by status, from reporting's views", ["status"],
+            registry=r) if service == "reporting" else None
+        self.breached_open = Gauge(
+            "cases_sla_breached_open_cases", "Open cases whose review breached its SLA",
+            registry=r) if service == "reporting" else None
+        # Series that exist from the start, so a rate() or a panel shows 0 rather than nothing.
+        self.redelivered.labels(service)
+        self.published.labels(service)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(service, reason)
+        self.latency.labels(service)
+        self.backlog.labels(service)
+        if self.breaches is not None:
+            self.breaches.labels(service)
+        if self.open_cases is not None:
+            for status in OPEN_STATUSES:
+                self.open_cases.labels(status)
+        self._statuses: set[str] = set()
+        self._server: Any = None
+
+    # -- the consumer -----------------------------------------------------------------------
+
+    def event_processed(self, event: Any, seconds: float) -> None:
+        self.processed.labels(self.service, event_type_label(event)).inc()
+        self.latency.labels(self.service).observe(seconds)
+
+    def event_redelivered(self, seconds: float) -> None:
+        self.redelivered.labels(self.service).inc()
+        self.latency.labels(self.service).observe(seconds)
+
+    def dead_lettered(self, reason: str) -> None:
+        self.dead_letters.labels(self.service, dead_letter_reason(reason)).inc()
+
+    # -- the worker -------------------------------------------------------------------------
+
+    def events_published(self, count: int) -> None:
+        if count:
+            self.published.labels(self.service).inc(count)
+
+    def relay_backlog(self, backlog: int) -> None:
+        self.backlog.labels(self.service).set(backlog)
+
+    def consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        for (topic, partition), lag in lags.items():
+            self.lag.labels(self.service, topic, str(partition)).set(lag)
+
+    def sla_breaches_flagged(self, count: int) -> None:
+        if self.breaches is not None and count:
+            self.breaches.labels(self.service).inc(count)
+
+    def case_views(self, by_status: Mapping[str, int], states: Iterable[Mapping[str, Any]]) -> None:
+        """Reporting's counts (`CaseViews.count_by_status()`, `all_states()`). A status no
+        case holds any more goes back to 0."""
+        if self.open_cases is None or self.breached_open is None:
+            return
+        breached_open = sum(1 for s in states
+                            if s.get("sla_breached") and s.get("status") not in FINISHED_STATUSES)
+        counts = {s: n for s, n in by_status.items() if s not in FINISHED_STATUSES}
+        for status in self._statuses | set(OPEN_STATUSES) | set(counts):
+            self.open_cases.labels(status).set(counts.get(status, 0))
+        self._statuses |= set(counts)
+        self.breached_open.set(breached_open)
+
+    # -- the exporter -----------------------------------------------------------------------
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> int:
+        """Serve /metrics on `port` (0: don't serve); returns the port, 0 when not serving."""
+        if not port:
+            return 0
+        self._server, _ = start_http_server(port, addr=addr, registry=self.registry)
+        bound = int(self._server.server_address[1])
+        log.info("worker %s metrics on http://%s:%s/metrics", self.service, addr, bound)
+        return bound
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
