@@ -71,3 +71,25 @@ class AnalyticsCaseFact(BaseModel):
     sla_breached: bool = Field(
         description="True once the review ran past its due date (flagged or a late opinion)"
     )
+
+
+class AnalyticsWeek(BaseModel):
+    """Weekly aggregates over the case facts, kept by the analytics agent (latest per week)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: ClassVar[str] = "reporting"
+
+    type: Literal["analytics_week"] = Field(description="Wire type name")
+    schema_version: Literal[1] = Field(description="Payload major version")
+    week: str = Field(description="ISO week of the requests counted, e.g. '2026-W27'")
+    opened: int = Field(ge=0, description="Cases requested that week")
+    accepted: int = Field(ge=0, description="Of which accepted at eligibility")
+    declined: int = Field(ge=0, description="Of which declined at eligibility")
+    declined_by_reason: dict[str, int] = Field(description="Declines by eligibility rule")
+    opinions: int = Field(ge=0, description="Opinions given so far")
+    median_working_days_to_opinion: float | None = Field(
+        description="Median working days from review start to opinion; null before any")
+    sla_breach_rate: float | None = Field(
+        description="Share of reviewed cases whose SLA was breached; null before any review")
+    by_model: dict[str, int] = Field(description="Accepted cases by delivery model")

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from events.analytics import AnalyticsCaseFact
+from events.analytics import AnalyticsCaseFact, AnalyticsWeek
 from events.registry import REGISTRY
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
 #: Published models that are not case events (their type and version are model fields).
-FACTS = {"analytics_case_fact": AnalyticsCaseFact}
+FACTS = {"analytics_case_fact": AnalyticsCaseFact, "analytics_week": AnalyticsWeek}
 
 
 def schema_for(type_name: str) -> dict[str, Any]:

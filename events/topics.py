@@ -20,6 +20,8 @@ def partner_opinions_topic(partner: str) -> str:
 
 
 ANALYTICS_TOPIC = "cases.analytics.v1"
+#: The analytics agent's weekly aggregates, keyed by ISO week (compacted: the latest counts).
+ANALYTICS_WEEKLY_TOPIC = "cases.analytics.weekly.v1"
 
 #: Messages a worker could not decode or apply, with the reason in the headers.
 DEADLETTER_TOPIC = "cases.deadletter.v1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.progress import Progress
 
 from services import presenters
@@ -28,8 +30,8 @@ def rebuild() -> None:
 @app.command("analytics")
 def analytics() -> None:
     """Weekly aggregates over de-identified case facts: opened, accepted, declined by reason,
-    median turnaround, breach rate. Embedded: computed from the stores; over Kafka: read
-    from cases.analytics.v1 (the analytics agent's output)."""
+    median turnaround, breach rate. Embedded: computed from the stores; over Kafka: the
+    aggregates the analytics agent keeps on cases.analytics.weekly.v1."""
     from services.reporting.analytics.facts import CaseNotReady, analytics_fact
     from services.reporting.analytics.keys import analytics_key
     from services.reporting.analytics.weekly import weekly_aggregates
@@ -37,7 +39,7 @@ def analytics() -> None:
     with runtime() as rt:
         settings = getattr(rt, "settings", None)
         if settings is not None:
-            facts = read_analytics_topic(settings.bootstrap)
+            weeks = read_weekly_topic(settings.bootstrap)
         else:
             key = analytics_key(rt.home)
             facts = []
@@ -46,19 +48,24 @@ def analytics() -> None:
                     facts.append(analytics_fact(state, key))
                 except CaseNotReady:
                     continue
-    weeks = weekly_aggregates(facts)
+            weeks = weekly_aggregates(facts)
     emit({"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}, presenters.analytics)
 
 
-def read_analytics_topic(bootstrap: str) -> list:
+def read_weekly_topic(bootstrap: str) -> list[dict[str, Any]]:
+    """The latest aggregates per week, as the analytics agent kept them."""
     from kafka import KafkaConsumer
 
-    from events.analytics import AnalyticsCaseFact
-    from events.topics import ANALYTICS_TOPIC
+    from events.analytics import AnalyticsWeek
+    from events.topics import ANALYTICS_WEEKLY_TOPIC
 
-    consumer = KafkaConsumer(ANALYTICS_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+    consumer = KafkaConsumer(ANALYTICS_WEEKLY_TOPIC, bootstrap_servers=bootstrap, group_id=None,
                              auto_offset_reset="earliest", consumer_timeout_ms=2000)
     try:
-        return [AnalyticsCaseFact.model_validate_json(m.value) for m in consumer]
+        latest = {}
+        for message in consumer:
+            week = AnalyticsWeek.model_validate_json(message.value)
+            latest[week.week] = week.model_dump(exclude={"type", "schema_version"})
+        return [latest[w] for w in sorted(latest)]
     finally:
         consumer.close()

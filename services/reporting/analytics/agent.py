@@ -34,11 +34,12 @@ from typing import Any
 import faust
 from kafka import KafkaAdminClient
 
-from events.analytics import AnalyticsCaseFact
+from events.analytics import AnalyticsCaseFact, AnalyticsWeek
 from events.codec import decode
 from events.envelope import DomainEvent
-from events.topics import ANALYTICS_TOPIC, SERVICES, case_topic
+from events.topics import ANALYTICS_TOPIC, ANALYTICS_WEEKLY_TOPIC, SERVICES, case_topic
 from services.reporting.analytics.facts import FactBook
+from services.reporting.analytics.weekly import week_messages, weekly_aggregates
 from services.runtime.kafka.config import KafkaSettings
 from services.runtime.kafka.topics import ensure_topics
 
@@ -50,6 +51,7 @@ BATCH_WITHIN = 1.0  # seconds
 #: Short, so that after a crash the group empties soon and the next start can rewind it.
 SESSION_TIMEOUT = 10.0
 FACT_HEADERS = [("type", b"analytics_case_fact"), ("schema_version", b"1")]
+WEEK_HEADERS = [("type", b"analytics_week"), ("schema_version", b"1")]
 
 
 def decoded(values: Iterable[bytes | None]) -> Iterator[DomainEvent]:
@@ -87,15 +89,29 @@ def make_app(settings: KafkaSettings, key: bytes) -> faust.App:
                             key_serializer="raw", value_serializer="raw")
     facts_topic = app.topic(ANALYTICS_TOPIC, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw")
+    weekly_topic = app.topic(ANALYTICS_WEEKLY_TOPIC, key_type=bytes, value_type=bytes,
+                             key_serializer="raw", value_serializer="raw")
     book = FactBook(key)
+    weeks: dict[str, AnalyticsWeek] = {}
 
     @app.agent(case_topics, name="case-facts")
     async def publish_case_facts(stream: faust.StreamT[bytes]) -> None:
         async for values in stream.take(BATCH_SIZE, within=BATCH_WITHIN):
             deliveries = []
-            for fact in book.add(decoded(values)):
+            changed = book.add(decoded(values))
+            for fact in changed:
                 ref, body = fact_message(fact)
                 deliveries.append(await facts_topic.send(key=ref, value=body, headers=FACT_HEADERS))
+            # The weekly aggregates are kept from the latest facts; a week's new counts go
+            # out when they changed (the topic is compacted: the latest counts per week stay).
+            touched = {fact.week for fact in changed}
+            for week in week_messages(weekly_aggregates(
+                    f for f in book.latest() if f.week in touched)):
+                if weeks.get(week.week) != week:
+                    weeks[week.week] = week
+                    deliveries.append(await weekly_topic.send(
+                        key=week.week.encode(), value=week.model_dump_json().encode(),
+                        headers=WEEK_HEADERS))
             # Wait for the broker's acks: take() acknowledges the batch's offsets after this.
             await asyncio.gather(*deliveries)
             if deliveries:

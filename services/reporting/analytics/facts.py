@@ -82,6 +82,10 @@ class FactBook:
         self._seen: dict[str, set[UUID]] = {}
         self._latest: dict[str, AnalyticsCaseFact] = {}
 
+    def latest(self) -> list[AnalyticsCaseFact]:
+        """The latest fact of every case seen: what the weekly aggregates are kept from."""
+        return list(self._latest.values())
+
     def add(self, events: Iterable[DomainEvent]) -> list[AnalyticsCaseFact]:
         touched: dict[str, None] = {}  # insertion-ordered set
         for event in events:

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from events.analytics import AnalyticsCaseFact
+from events.analytics import AnalyticsCaseFact, AnalyticsWeek
 
 
 def latest_facts(facts: Iterable[AnalyticsCaseFact]) -> list[AnalyticsCaseFact]:
@@ -49,3 +49,7 @@ def summarise_week(week: str, facts: list[AnalyticsCaseFact]) -> dict[str, Any]:
         "sla_breach_rate": round(sum(f.sla_breached for f in reviewed) / len(reviewed), 3) if reviewed else None,
         "by_model": dict(Counter(f.model for f in accepted if f.model)),
     }
+
+
+def week_messages(aggregates: list[dict[str, Any]]) -> list[AnalyticsWeek]:
+    return [AnalyticsWeek(type="analytics_week", schema_version=1, **week) for week in aggregates]

@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from events.topics import ANALYTICS_TOPIC, DEADLETTER_TOPIC, SERVICES, case_topic
+from events.topics import ANALYTICS_TOPIC, ANALYTICS_WEEKLY_TOPIC, DEADLETTER_TOPIC, SERVICES, case_topic
 from services.runtime.kafka.config import KafkaSettings
 
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
@@ -24,6 +24,8 @@ def wanted_topics(settings: KafkaSettings, brokers: int) -> list[NewTopic]:
     topics.append(NewTopic(DEADLETTER_TOPIC, 1, replication, topic_configs=forever))
     topics.append(NewTopic(ANALYTICS_TOPIC, settings.partitions, replication,
                            topic_configs={"retention.ms": str(400 * 24 * 3600 * 1000)}))
+    topics.append(NewTopic(ANALYTICS_WEEKLY_TOPIC, 1, replication,
+                           topic_configs={"cleanup.policy": "compact"}))
     return topics
 
 
