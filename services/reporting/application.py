@@ -57,14 +57,14 @@ class Reporting(ServiceApplication):
         processing.collect_events(report)
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
-        processing_event.saved_kwargs["upstream"] = domain_event
+        processing_event.saved_kwargs.setdefault("upstream", []).append(domain_event)
         super().policy(domain_event, processing_event)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Every event this store records, and every upstream event it tracks, reaches
         the views in the same transaction."""
-        upstream = processing_event.saved_kwargs.pop("upstream", None)
-        view_events = ([upstream] if upstream is not None else []) + list(processing_event.events)
+        upstream = processing_event.saved_kwargs.pop("upstream", [])
+        view_events = [*upstream, *processing_event.events]
         processing_event.saved_kwargs["view_events"] = view_events
         return super()._record(processing_event)
 

@@ -10,7 +10,13 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from events.topics import ANALYTICS_TOPIC, ANALYTICS_WEEKLY_TOPIC, DEADLETTER_TOPIC, SERVICES, case_topic
+from events.topics import (
+    ANALYTICS_TOPIC,
+    ANALYTICS_WEEKLY_TOPIC,
+    DEADLETTER_TOPIC,
+    SERVICES,
+    case_topic,
+)
 from services.runtime.kafka.config import KafkaSettings
 
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
