@@ -22,7 +22,7 @@ from services.cli.plumbing import (
 )
 from services.common.errors import BadInput
 from services.review.domain.reviewers_file import parse_reviewers
-from services.runtime.kafka.config import bus_from_env, parse_bus
+from services.runtime.kafka.config import KafkaSettings, bus_from_env, parse_bus
 from services.runtime.stores import cases_home
 
 
@@ -92,12 +92,7 @@ def worker(
     from services.runtime.kafka.worker import Worker
 
     choice(service, (*SERVICES, "analytics"), "service")
-    try:
-        settings = parse_bus(bus) if bus else bus_from_env()
-    except ValueError as error:
-        raise BadInput("--bus", str(error)) from None
-    if settings is None:
-        raise BadInput("--bus", "a worker needs Kafka: pass --bus kafka://host:port or set CASES_BUS")
+    settings = required_bus(bus)
     if service == "analytics":  # reporting's faust agent: no store of its own, one instance
         from services.reporting.analytics.agent import run_analytics_worker
         from services.reporting.analytics.keys import analytics_key
@@ -123,13 +118,7 @@ def topics(bus: str | None = typer.Option(None, "--bus", help="kafka://host:port
     """Create the case topics (partitions, retention forever, replication by broker count)."""
     from services.runtime.kafka.topics import ensure_topics
 
-    try:
-        settings = parse_bus(bus) if bus else bus_from_env()
-    except ValueError as error:
-        raise BadInput("--bus", str(error)) from None
-    if settings is None:
-        raise BadInput("--bus", "pass --bus kafka://host:port or set CASES_BUS")
-    created = ensure_topics(settings)
+    created = ensure_topics(required_bus(bus))
     emit({"created": created}, lambda r: presenters.say(f"Created {len(r['created'])} topics."))
 
 
@@ -145,3 +134,14 @@ def demo(
     home = cases_home(OPTIONS.home) / "demo"
     result = run_demo(home, cases=cases, seed=seed, fresh=fresh, quiet=OPTIONS.json)
     emit(result, presenters.demo_summary)
+
+
+def required_bus(bus: str | None) -> KafkaSettings:
+    """--bus, else CASES_BUS: commands that only make sense on Kafka."""
+    try:
+        settings = parse_bus(bus) if bus else bus_from_env()
+    except ValueError as error:
+        raise BadInput("--bus", str(error)) from None
+    if settings is None:
+        raise BadInput("--bus", "this needs Kafka: pass --bus kafka://host:port or set CASES_BUS")
+    return settings
