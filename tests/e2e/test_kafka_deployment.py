@@ -58,6 +58,14 @@ def test_case_walk_over_kafka(deployment: tuple[Workers, Cases]) -> None:
         versions = [e["originator_version"] for e in events]
         assert versions == sorted(versions) == list(range(1, len(versions) + 1)), service
 
+    # The auditor's tools read what reporting built from the topics.
+    history = cases("consent", "history", case).json["history"]
+    assert [(h["scope"], h["action"]) for h in history] == [
+        ("records_access", "granted"), ("third_party_disclosure", "granted"), ("share_with_gp", "granted")]
+    exported = cases("replay", case, "--export", str(workers.home.parent / "evidence")).json
+    assert exported["findings"] == [] and len(exported["exported"]) == 2
+    assert all(d["valid"] for d in exported["disclosures"])
+
     # The stores' chains hold, and every case topic matches its store byte for byte.
     verified = cases("verify")
     assert verified.code == 0 and verified.json["ok"], verified.json["broken"]
