@@ -91,8 +91,10 @@ class ServiceApplication(ProcessApplication[UUID]):
         position. Positions at or below what is already tracked, or repeated within the run
         (a relay's re-send), are skipped, so the effect stays exactly once. Returns how many
         were applied."""
+        if not jobs:
+            return 0
         with self.processing_lock:
-            done = self.recorder.max_tracking_id(jobs[0][1].application_name) or 0 if jobs else 0
+            done = self.recorder.max_tracking_id(jobs[0][1].application_name) or 0
             fresh = []
             for event, tracking in jobs:
                 if tracking.notification_id > done:
