@@ -24,32 +24,22 @@ Progress = Callable[[int], None]
 
 def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[DomainEvent]]:
     for app in services.values():
-        start = 1
-        while batch := app.recorder.select_notifications(start=start, limit=BATCH):
-            yield [app.mapper.to_domain_event(n) for n in batch]
-            start = batch[-1].id + 1
+        for section in app.notification_sections(size=BATCH):
+            yield [app.mapper.to_domain_event(n) for n in section]
 
 
 def topic_batches(bootstrap: str) -> Iterator[list[DomainEvent]]:
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     from events.topics import SERVICES, case_topic
+    from services.runtime.kafka.consumer import all_partitions
+    from services.runtime.kafka.reader import read_to_end
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
-        partitions = [TopicPartition(case_topic(s), p) for s in SERVICES
-                      for p in sorted(consumer.partitions_for_topic(case_topic(s)) or ())]
-        ends = consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        while remaining:
-            for tp, messages in consumer.poll(timeout_ms=500, max_records=BATCH).items():
-                kept = [m for m in messages if m.offset < ends[tp]]
-                if kept:
-                    yield [decode(m.value) for m in kept]
-                if consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+        partitions = all_partitions(consumer, [case_topic(s) for s in SERVICES])
+        for messages in read_to_end(consumer, partitions, BATCH):
+            yield [decode(m.value) for m in messages]
     finally:
         consumer.close()
 

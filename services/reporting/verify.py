@@ -91,11 +91,7 @@ def decodes(app: ServiceApplication, event: Any) -> bool:
 
 
 def all_notifications(app: ServiceApplication) -> list[Any]:
-    found, start = [], 1
-    while batch := app.recorder.select_notifications(start=start, limit=1000):
-        found += batch
-        start = batch[-1].id + 1
-    return found
+    return [n for section in app.notification_sections() for n in section]
 
 
 def chain_rows(app: ServiceApplication) -> list[dict[str, Any]]:
@@ -108,11 +104,13 @@ def chain_rows(app: ServiceApplication) -> list[dict[str, Any]]:
 def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) -> list[dict[str, Any]]:
     """Over Kafka: every message on a case topic must be, byte for byte, the event its
     service stored at that position, and every event the relay confirmed must be there."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     from events.codec import encode
     from events.topics import case_topic
+    from services.runtime.kafka.consumer import all_partitions
     from services.runtime.kafka.outbox import relay_name
+    from services.runtime.kafka.reader import read_to_end
 
     broken: list[dict[str, Any]] = []
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
@@ -120,9 +118,9 @@ def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) ->
         for name, app in services.items():
             topic = case_topic(name)
             stored = {n.id: n for n in all_notifications(app)}
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            partitions = all_partitions(consumer, [topic])
             seen: set[int] = set()
-            for message in read_to_end(consumer, partitions):
+            for message in (m for chunk in read_to_end(consumer, partitions) for m in chunk):
                 headers = {k: v.decode(errors="replace") for k, v in message.headers or []}
                 position = int(headers.get("notification_id", "0") or 0)
                 event = stored.get(position)
@@ -142,16 +140,3 @@ def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) ->
         consumer.close()
     return broken
 
-
-def read_to_end(consumer: Any, partitions: list[Any]) -> Any:
-    if not partitions:
-        return
-    ends = consumer.end_offsets(partitions)
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    remaining = {tp for tp in partitions if ends[tp] > 0}
-    while remaining:
-        for tp, messages in consumer.poll(timeout_ms=500, max_records=1000).items():
-            yield from (m for m in messages if m.offset < ends[tp])
-            if consumer.position(tp) >= ends[tp]:
-                remaining.discard(tp)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Notification
 
 from events.envelope import DomainEvent
 from events.intake import CaseCancelled
@@ -93,19 +92,12 @@ class ReviewService(ServiceApplication):
         """Due dates of reviews neither finished, stopped, suspended nor already breached,
         read from this service's own notification log (no aggregate is loaded)."""
         due: dict[UUID, date] = {}
-        for notification in self.clock_notifications():
-            event = self.mapper.to_domain_event(notification)
+        for event in self.stored_events(topics=_CLOCK_EVENTS):
             if isinstance(event, (ReviewStarted, ReviewResumed)):
                 due[event.case_id] = event.due_on
             else:
                 due.pop(event.case_id, None)
         return due
-
-    def clock_notifications(self) -> Iterator[Notification]:
-        start = 1
-        while batch := self.recorder.select_notifications(start=start, limit=1000, topics=_CLOCK_EVENTS):
-            yield from batch
-            start = batch[-1].id + 1
 
     # -- reactions ------------------------------------------------------------------------
 

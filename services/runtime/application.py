@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import Mapper, Tracking, Transcoder
+from eventsourcing.persistence import Mapper, Notification, Tracking, Transcoder
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import get_topic
 
@@ -61,6 +61,18 @@ class ServiceApplication(ProcessApplication[UUID]):
         from eventsourcing.persistence import JSONTranscoder
 
         return JSONTranscoder()
+
+    def notification_sections(self, topics: Sequence[str] = (), size: int = 1000) -> Iterator[Sequence[Notification]]:
+        """This service's whole notification log, from the start, a section at a time."""
+        start = 1
+        while section := self.recorder.select_notifications(start=start, limit=size, topics=topics):
+            yield section
+            start = section[-1].id + 1
+
+    def stored_events(self, topics: Sequence[str] = ()) -> Iterator[DomainEvent]:
+        """Every event this service stored, in notification order."""
+        for section in self.notification_sections(topics):
+            yield from (self.mapper.to_domain_event(n) for n in section)
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate as stored, or as changed earlier in the batch being applied."""

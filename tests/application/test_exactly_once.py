@@ -131,9 +131,4 @@ def _records_events(home: Path, store: str) -> int:
 
 
 def _all_records_events(rt: EmbeddedRuntime) -> list:
-    notifications = []
-    start = 1
-    while batch := rt.records.recorder.select_notifications(start=start, limit=500):
-        notifications.extend(batch)
-        start = batch[-1].id + 1
-    return [rt.records.mapper.to_domain_event(n) for n in notifications]
+    return list(rt.records.stored_events())

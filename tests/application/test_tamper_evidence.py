@@ -83,9 +83,9 @@ def test_swapped_events_are_named(desk: Desk, store: str) -> None:
 
         table = f"{os.environ['CASES_PG_SCHEMA']}.records_events"
         with psycopg.connect(os.environ["CASES_PG_DSN"], autocommit=True) as db:
-            rows = db.execute(f"SELECT notification_id, originator_version, state FROM {table}"
+            rows = db.execute(f"SELECT notification_id, state FROM {table}"
                               " WHERE topic = 'consent_granted' ORDER BY notification_id").fetchall()
-            (a, va, state_a), (b, vb, state_b) = rows[0], rows[1]
+            (a, state_a), (b, state_b) = rows[0], rows[1]
             db.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s", (state_b, a))
             db.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s", (state_a, b))
     broken = findings(desk)["broken"]

@@ -180,11 +180,7 @@ def _wait_for_rows(store: Path, at_least: int, timeout: float = 60) -> None:
 
 
 def _records_events(runtime: EmbeddedRuntime) -> list:
-    found, start = [], 1
-    while batch := runtime.records.recorder.select_notifications(start=start, limit=500):
-        found += [runtime.records.mapper.to_domain_event(n) for n in batch]
-        start = batch[-1].id + 1
-    return found
+    return list(runtime.records.stored_events())
 
 
 def test_case_ids_are_uuids_on_the_topics(deployment: tuple[Workers, Cases]) -> None:

@@ -46,7 +46,7 @@ class Redelivered(Exception):
 
 
 def all_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
-    return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t))]
+    return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
 
 
 class ServiceConsumer:
