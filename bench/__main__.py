@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only embedded|kafka] [--pairs N] [--cases N]`: run and record."""
+"""`python -m bench [--quick] [--only embedded|kafka|startup] [--pairs N] [--cases N]`: run and
+record."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import embedded, kafka_raw, kafka_source
+from bench import embedded, kafka_raw, kafka_source, startup
 from bench.protocol import ResultFile, run_pairs
 from bench.report import table
 from bench.sysinfo import environment
@@ -23,14 +24,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 10 cases, 2 pairs, Kafka on 10 cases (not a measurement)")
-    parser.add_argument("--only", choices=("embedded", "kafka"), help="run one benchmark")
+                        help="smoke run: 10 cases, 2 pairs, Kafka on 10 cases, 2 launches per "
+                             "startup sample (not a measurement)")
+    parser.add_argument("--only", choices=("embedded", "kafka", "startup"),
+                        help="run one benchmark")
     parser.add_argument("--pairs", type=int, help="measured A/B pairs after warm-up (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="discarded warm-up pairs (default 1)")
     parser.add_argument("--cases", type=int, help="cases per sample (default 100)")
     parser.add_argument("--kafka-copies", type=int,
                         help="the Kafka workload holds --cases x this many distinct cases "
                              "(default 10)")
+    parser.add_argument("--launches", type=int,
+                        help="startup (B8): subprocess launches per sample, each sample is "
+                             "their mean (default 10)")
     parser.add_argument("--partitions", type=int, default=1,
                         help="Kafka topic partitions (default 1)")
     parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers "
@@ -43,15 +49,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.pairs = args.pairs or (2 if quick else 5)
     args.cases = args.cases or (10 if quick else 100)
     args.kafka_copies = args.kafka_copies or (1 if quick else 10)
-    if args.pairs < 1 or args.cases < 1 or args.kafka_copies < 1 or args.warmup < 0:
-        parser.error("--pairs, --cases and --kafka-copies must be >= 1, --warmup >= 0")
+    args.launches = args.launches or (2 if quick else 10)
+    if (args.pairs < 1 or args.cases < 1 or args.kafka_copies < 1 or args.launches < 1
+            or args.warmup < 0):
+        parser.error("--pairs, --cases, --kafka-copies and --launches must be >= 1, "
+                     "--warmup >= 0")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = "-quick" if args.quick else ""
     env = {**environment(args.tmp_dir), "quick": args.quick}
     embedded.force_sqlite()
@@ -86,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         sink = ResultFile(args.results_dir, stamp, f"kafka{suffix}", env)
         summaries.append(run_kafka(args, stamp, sink))
         skipped_kafka = bool(summaries[-1].get("skipped"))
+        sink.close()
+        paths.append(sink.path)
+
+    if args.only in (None, "startup"):
+        sink = ResultFile(args.results_dir, stamp, f"startup{suffix}", env)
+        summaries.extend(startup.run(args.tmp_dir, pairs=args.pairs, warmup=args.warmup,
+                                     launches=args.launches, sink=sink))
         sink.close()
         paths.append(sink.path)
 

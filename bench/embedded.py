@@ -20,10 +20,10 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
 
 from bench.protocol import Sample, settle, timed, unsettle
 from services.common.context import LONDON, Context, SettableClock
-from services.intake.domain.register_file import parse_register
-from services.intake.domain.request import parse_case_request
-from services.review.domain.reviewers_file import parse_reviewers
-from services.runtime.embedded import EmbeddedRuntime
+from services.intake.register_file import parse_register
+from services.intake.request_file import parse_case_request
+from services.review.reviewers_file import parse_reviewers
+from services.bootstrap import EmbeddedRuntime
 
 STORES = ("intake", "records", "review", "reporting")
 #: A Thursday morning in London, as in tests/fixtures.py: every case runs inside it.

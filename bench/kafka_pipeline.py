@@ -39,7 +39,7 @@ from bench.protocol import Sample, settle, timed, unsettle
 from bench.sysinfo import broker_pids
 from services.common.context import SettableClock
 from services.runtime.application import ServiceApplication
-from services.runtime.deployment import build_service
+from services.bootstrap import build_service
 from services.runtime.kafka import consumer as consumer_module
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer

@@ -20,8 +20,8 @@ from typing import Any
 
 from bench import embedded
 from services.common.context import SettableClock
-from services.runtime.deployment import build_service, leaders_of
-from services.runtime.embedded import EmbeddedRuntime
+from services.bootstrap import build_service, leaders_of
+from services.bootstrap import EmbeddedRuntime
 from services.runtime.kafka.outbox import OutboxRelay, relay_name
 
 #: The services whose topics the consumer under test (reporting) reads: its leaders.

@@ -1,4 +1,8 @@
-"""The end-of-run table: per side medians (with Q1-Q3), then the A/B ratio per benchmark."""
+"""The end-of-run tables: per side medians (with Q1-Q3), then the A/B ratio per benchmark.
+
+Throughput benchmarks get one table; the startup benchmark (B8), whose ratio is of seconds
+and so reads the other way round, gets its own.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +42,15 @@ def _ratio_row(summary: dict[str, Any]) -> tuple[str, ...]:
 
 
 def table(summaries: list[dict[str, Any]]) -> str:
+    startup = [s for s in summaries if s["bench"] == "startup"]
+    throughput = [s for s in summaries if s["bench"] != "startup"]
+    parts = [_throughput_table(throughput)] if throughput else []
+    if startup:
+        parts.append(startup_table(startup))
+    return "\n\n".join(parts)
+
+
+def _throughput_table(summaries: list[dict[str, Any]]) -> str:
     rows: list[tuple[str, ...]] = [HEADER]
     notes: set[int] = set()  # rows whose long text overflows its column instead of widening it
     for summary in summaries:
@@ -49,8 +62,44 @@ def table(summaries: list[dict[str, Any]]) -> str:
         rows.append(_side_row(summary["bench"], "B", summary["b"]))
         notes.add(len(rows))
         rows.append(_ratio_row(summary))
+    return _render(rows, notes)
+
+
+STARTUP_HEADER = ("B8 startup", "A: cases ms/launch [Q1-Q3]", "B: python -c pass ms",
+                  "A/B of seconds [Q1-Q3]", "IQR", "child CPU ms A / B", "goal")
+
+
+def _goal(summary: dict[str, Any]) -> str:
+    if summary["goal"] is None:
+        return "none (report only)"
+    verdict = "met" if summary["goal_met"] else "NOT met"
+    return f"<= {summary['goal']:g}x: {verdict}"
+
+
+def startup_table(summaries: list[dict[str, Any]]) -> str:
+    """Per command: wall ms per launch of A and B, and A/B of seconds (lower is better)."""
+    rows: list[tuple[str, ...]] = [STARTUP_HEADER]
+    for summary in summaries:
+        a, b, ratio = summary["a"], summary["b"], summary["ratio"]
+        rows.append((
+            summary["label"],
+            _spread(a["wall_ms_per_launch"], 1), _spread(b["wall_ms_per_launch"], 1),
+            f"{_spread(ratio, 2)}x", f"{ratio['iqr']:.2f}",
+            (f"{_num(a['child_cpu_ms_per_launch']['median'], 1)} / "
+             f"{_num(b['child_cpu_ms_per_launch']['median'], 1)}"),
+            _goal(summary),
+        ))
+    launches = summaries[0]["launches_per_sample"]
+    return (_render(rows, set())
+            + "\nA/B = A seconds / B seconds per launch: how many bare interpreter starts one"
+            " command costs.\nLower is better: inverted relative to the throughput benchmarks'"
+            f" ratios. Each sample is the mean of {launches} launches.")
+
+
+def _render(rows: list[tuple[str, ...]], notes: set[int]) -> str:
+    """Left-aligned columns; rows in `notes` overflow their column instead of widening it."""
     widths = [max(len(row[i]) for n, row in enumerate(rows) if n not in notes)
-              for i in range(len(HEADER))]
+              for i in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

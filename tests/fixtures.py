@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 from services.common.context import LONDON, Context, SettableClock
-from services.intake.domain.register_file import parse_register
-from services.intake.domain.request import parse_case_request
-from services.review.domain.reviewers_file import parse_reviewers
-from services.runtime.embedded import EmbeddedRuntime
+from services.intake.register_file import parse_register
+from services.intake.request_file import parse_case_request
+from services.review.reviewers_file import parse_reviewers
+from services.bootstrap import EmbeddedRuntime
 
 POLICY = {
     "number": "AXA-100234", "insurer": "AXA Health", "product": "Personal Health",

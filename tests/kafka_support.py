@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from services.runtime.deployment import SERVICES
+from services.bootstrap import SERVICES
 from services.runtime.kafka.config import parse_bus
 from services.runtime.kafka.topics import ensure_topics
 

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from services import presenters
+from services.cli import presenters
 from services.cli import audit_commands, case_commands, operations  # noqa: F401 - they register the commands
 from services.cli.plumbing import OPTIONS, Done, app
 from services.common.errors import BadInput, Refused, ServiceUnavailable
@@ -54,11 +54,42 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except typer.Abort:
         return 1
+    except Exception as error:  # noqa: BLE001 - the store or disk failed: a clean exit 3
+        unavailable = infrastructure_failure(error)
+        if unavailable is None:
+            raise
+        presenters.unavailable(unavailable, OPTIONS.json)
+        return 3
     except typer.Exit as done:
         return done.exit_code
     except typer.exceptions.TyperException as error:  # usage errors: exit 2, like bad input
         presenters.usage_error(error, OPTIONS.json)
         return getattr(error, "exit_code", 2)
+
+
+def infrastructure_failure(error: Exception) -> ServiceUnavailable | None:
+    """A store, database or disk that failed under the command, as a clean exit 3 with
+    a message that names the kind of failure and never quotes data. Any transaction that
+    failed rolled back whole, so nothing was half-recorded."""
+    from eventsourcing.persistence import PersistenceError
+
+    from services.runtime.application import StoreBusy
+
+    if isinstance(error, StoreBusy):
+        return ServiceUnavailable(str(error))
+    import sqlite3
+
+    database_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error)
+    if "psycopg" in sys.modules:
+        database_errors += (sys.modules["psycopg"].Error,)
+    if isinstance(error, database_errors):
+        text = str(error).lower()
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return ServiceUnavailable("a store is read-only; this command records changes")
+        return ServiceUnavailable("a store could not be used: " + type(error).__name__)
+    if isinstance(error, OSError):
+        return ServiceUnavailable(f"the disk refused: {error.strerror or type(error).__name__}")
+    return None
 
 
 def run() -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.progress import Progress
-
-from services import presenters
+from services.cli import presenters
 from services.cli.plumbing import OPTIONS, app, emit, runtime
 
 
@@ -14,6 +12,8 @@ from services.cli.plumbing import OPTIONS, app, emit, runtime
 def rebuild() -> None:
     """Rebuild reporting's views from the log (embedded: every store from the start; over
     Kafka: every case topic from offset 0), compare them with the live ones, swap them in."""
+    from rich.progress import Progress
+
     from services.reporting.rebuild import rebuild_views, store_batches, topic_batches
 
     with runtime() as rt, Progress(disable=OPTIONS.json, transient=True) as bar:
@@ -32,16 +32,16 @@ def analytics() -> None:
     """Weekly aggregates over de-identified case facts: opened, accepted, declined by reason,
     median turnaround, breach rate. Embedded: computed from the stores; over Kafka: the
     aggregates the analytics agent keeps on cases.analytics.weekly.v1."""
+    from services.bootstrap import load_keys
     from services.reporting.analytics.facts import CaseNotReady, analytics_fact
-    from services.reporting.analytics.keys import analytics_key
     from services.reporting.analytics.weekly import weekly_aggregates
 
-    with runtime() as rt:
+    with runtime(reads=True) as rt:
         settings = getattr(rt, "settings", None)
         if settings is not None:
             weeks = read_weekly_topic(settings.bootstrap)
         else:
-            key = analytics_key(rt.home)
+            key = load_keys(rt.home, create=False).analytics
             facts = []
             for state in rt.reporting.views.all_states():
                 try:

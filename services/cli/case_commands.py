@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import typer
 
-from events.records import CONSENT_SCOPES, RECORD_KINDS
-from events.review import OUTCOMES
-from services import presenters
+from services.cli import presenters
 from services.cli.plumbing import (
-    Deployment,
     Done,
-    after_change,
     app,
-    check_case_open,
     choice,
     consent,
     context,
@@ -34,29 +31,37 @@ from services.cli.plumbing import (
     sla,
 )
 from services.common.errors import BadInput
-from services.intake.domain.register_file import parse_register
-from services.intake.domain.request import parse_case_request
-from services.review.domain.sla import NATIONS, due_date
+
+if TYPE_CHECKING:
+    from services.bootstrap import Deployment
+
+# Commands import what they need when they run: `cases --help` and `sla due` load neither
+# the stores nor Kafka (bench/ measures a command's start against a bare interpreter).
+CONSENT_SCOPES = ("records_access", "third_party_disclosure", "share_with_gp")
+RECORD_KINDS = ("clinical_letter", "imaging", "pathology", "blood_test", "treatment_plan", "gp_summary")
+OUTCOMES = ("confirmed", "alternative_treatment", "diagnosis_changed", "inconclusive")
 
 
 @policies.command("load")
 def policies_load(file: str = typer.Argument(..., help="Policy register JSON (SPEC section 3)")) -> None:
     """Load or reload policies; a reload is a new event, never a rewrite."""
+    from services.intake.register_file import parse_register
+
     terms = parse_register(read_file(file))
     with runtime() as rt:
-        loaded = rt.intake.load_policies(terms, context())
-        rt.pump()
+        loaded = rt.command(lambda: rt.intake.load_policies(terms, context()))
     emit({"loaded": loaded}, lambda r: presenters.say(f"Loaded {r['loaded']} policies."))
 
 
 @app.command("open")
 def open_case(file: str = typer.Argument(..., help="Case request JSON (SPEC section 4)")) -> None:
     """Open a case: validate the request, decide eligibility, record it either way."""
+    from services.intake.request_file import parse_case_request
+
     ctx = context()
     request = parse_case_request(read_file(file), ctx.today)
     with runtime() as rt:
-        opened = rt.intake.open_case(request, ctx)
-        rt.pump()
+        opened = rt.command(lambda: rt.intake.open_case(request, ctx))
     emit(opened.as_json(), presenters.opened)
 
 
@@ -67,6 +72,8 @@ def sla_due(
     nation: str = typer.Option(..., "--nation", help="ENG, WLS, SCT or NIR"),
 ) -> None:
     """The review due date: the N-th working day after the start day."""
+    from services.review.domain.sla import NATIONS, due_date
+
     start_day = parse_date(start, "--start")
     if working_days < 0:
         raise BadInput("--working-days", "must not be negative")
@@ -79,7 +86,7 @@ def sla_due(
 def show(case_id: str = typer.Argument(...)) -> None:
     """The current case state, as reporting projected it."""
     cid = parse_case_id(case_id)
-    with runtime() as rt:
+    with runtime(reads=True) as rt:
         state = rt.reporting.case_state(cid)
     emit(state, presenters.case_state)
 
@@ -102,7 +109,7 @@ def replay(
     directory = Path(export) if export else None
     if directory is not None and directory.exists() and not directory.is_dir():
         raise BadInput("--export", f"{export} exists and is not a directory")
-    with runtime() as rt:
+    with runtime(reads=True) as rt:
         if rt.replays_from_stores:
             events = case_events(rt.services, cid)
         else:  # over Kafka: what reporting built from the topics
@@ -126,7 +133,9 @@ def verify(expect: str | None = typer.Option(None, "--expect", help="a head dige
     """Check every store's hash chain: no stored event edited, deleted, inserted or swapped."""
     from services.reporting.verify import verify_stores, verify_topics
 
-    with runtime() as rt:
+    if expect is not None and not is_digest(expect):
+        raise BadInput("--expect", "must be a head digest as verify printed it (SERVICE:POSITION:16 hex digits, comma-separated)")
+    with runtime(reads=True) as rt:
         result = verify_stores(rt.services, expect)
         settings = getattr(rt, "settings", None)
         if settings is not None:  # over Kafka: the topics must match the stores too
@@ -155,10 +164,8 @@ def _consent(case_id: str, scope: str, channel: str, *, grant: bool) -> None:
     cid = parse_case_id(case_id)
     choice(scope, CONSENT_SCOPES, "--scope")
     with runtime() as rt:
-        check_case_open(rt, cid)
         change = rt.records.grant_consent if grant else rt.records.withdraw_consent
-        change(cid, scope, channel, context())
-        state = after_change(rt, cid)
+        state = rt.case_command(cid, lambda: change(cid, scope, channel, context()))
     emit(presenters.consents_json(state), presenters.consents)
 
 
@@ -166,7 +173,7 @@ def _consent(case_id: str, scope: str, channel: str, *, grant: bool) -> None:
 def consent_history(case_id: str) -> None:
     """Every grant and withdrawal on the case, with time, actor and channel."""
     cid = parse_case_id(case_id)
-    with runtime() as rt:
+    with runtime(reads=True) as rt:
         rt.reporting.case_state(cid)
         rows = rt.reporting.views.consent_history(cid)
     emit({"case_id": str(cid), "history": rows}, presenters.consent_history)
@@ -210,9 +217,7 @@ def records_complete(case_id: str) -> None:
 
 def records_change(cid: UUID, change: Callable[[Deployment], None]) -> None:
     with runtime() as rt:
-        check_case_open(rt, cid)
-        change(rt)
-        state = after_change(rt, cid)
+        state = rt.case_command(cid, lambda: change(rt))
     emit(presenters.records_json(state), presenters.records)
 
 
@@ -254,7 +259,13 @@ def close(case_id: str, reason: str = typer.Option("report_issued", "--reason"))
 
 def case_change(cid: UUID, change: Callable[[Deployment], None]) -> None:
     with runtime() as rt:
-        check_case_open(rt, cid)
-        change(rt)
-        state = after_change(rt, cid)
+        state = rt.case_command(cid, lambda: change(rt))
     emit(state, presenters.case_state)
+
+
+HEAD_DIGEST = re.compile(r"(intake|records|review|reporting):\d+:[0-9a-f]{16}(,(intake|records|review|reporting):\d+:[0-9a-f]{16})*")
+
+
+def is_digest(text: str) -> bool:
+    """A head digest as verify prints it: SERVICE:POSITION:16 hex digits, comma-separated."""
+    return HEAD_DIGEST.fullmatch(text.strip()) is not None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from services import presenters
+from services.cli import presenters
 from services.cli.case_commands import case_change
 from services.cli.plumbing import (
     OPTIONS,
@@ -21,9 +23,10 @@ from services.cli.plumbing import (
     sla,
 )
 from services.common.errors import BadInput
-from services.review.domain.reviewers_file import parse_reviewers
-from services.runtime.kafka.config import KafkaSettings, bus_from_env, parse_bus
 from services.runtime.stores import cases_home
+
+if TYPE_CHECKING:
+    from services.runtime.kafka.config import KafkaSettings
 
 
 @review.command("decline")
@@ -52,18 +55,22 @@ def review_attend(case_id: str) -> None:
 
 @reviewers.command("load")
 def reviewers_load(file: str = typer.Argument(..., help="Reviewer directory JSON")) -> None:
-    """Add or update reviewers in the directory."""
+    """Add or update reviewers in the directory; reviews waiting for one are assigned."""
+    from services.review.reviewers_file import parse_reviewers
+
     entries = parse_reviewers(read_file(file))
     with runtime() as rt:
-        changed = rt.review.register_reviewers(entries, context())
+        changed = rt.command(lambda: rt.review.register_reviewers(entries, context()))
     emit({"loaded": len(entries), "changed": changed},
          lambda r: presenters.say(f"Loaded {r['loaded']} reviewers ({r['changed']} changed)."))
 
 
 @sla.command("sweep")
 def sla_sweep() -> None:
-    """Flag every running review past its due date (every command also does this)."""
+    """Flag every running review past its due date (every command that writes also does
+    this, embedded; over Kafka the review worker's timer does)."""
     with runtime() as rt:
+        rt.tick()
         states = rt.reporting.views.count_by_status()
         breached = sum(1 for s in rt.reporting.views.all_states() if s["sla_breached"])
     emit({"breached": breached, "by_status": states},
@@ -88,16 +95,15 @@ def worker(
     import logging
     import os
 
-    from services.runtime.deployment import SERVICES
+    from services.bootstrap import SERVICES, build_service, leaders_of, load_keys
     from services.runtime.kafka.worker import Worker
 
     choice(service, (*SERVICES, "analytics"), "service")
     settings = required_bus(bus)
     if service == "analytics":  # reporting's faust agent: no store of its own, one instance
         from services.reporting.analytics.agent import run_analytics_worker
-        from services.reporting.analytics.keys import analytics_key
 
-        run_analytics_worker(settings, analytics_key(cases_home(OPTIONS.home)), loglevel="info")
+        run_analytics_worker(settings, load_keys(cases_home(OPTIONS.home)).analytics, loglevel="info")
         return
     if not 0 <= instance < instances:
         raise BadInput("--instance", f"must be from 0 to {instances - 1}")
@@ -109,7 +115,8 @@ def worker(
             raise BadInput("--metrics-port", f"{variable} is not a port: {port_text!r}")
         metrics_port = int(port_text)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    Worker(service, cases_home(OPTIONS.home), settings, sla_check_seconds, instance, instances,
+    app = build_service(service, cases_home(OPTIONS.home))
+    Worker(app, leaders_of(service), settings, sla_check_seconds, instance, instances,
            metrics_port).run()
 
 
@@ -138,6 +145,8 @@ def demo(
 
 def required_bus(bus: str | None) -> KafkaSettings:
     """--bus, else CASES_BUS: commands that only make sense on Kafka."""
+    from services.runtime.kafka.config import bus_from_env, parse_bus
+
     try:
         settings = parse_bus(bus) if bus else bus_from_env()
     except ValueError as error:

@@ -7,17 +7,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import typer
 
-from services import presenters
+from services.cli import presenters
 from services.common.context import LONDON, Context, SystemClock
-from services.common.errors import BadInput, Refused
-from services.runtime.embedded import Deployment, EmbeddedRuntime
-from services.runtime.kafka.config import bus_from_env
+from services.common.errors import BadInput
 from services.runtime.stores import cases_home
+
+if TYPE_CHECKING:
+    from services.bootstrap import Deployment
+    from services.runtime.kafka.config import KafkaSettings
 
 
 @dataclass
@@ -28,7 +30,7 @@ class Options:
 
 OPTIONS = Options()
 CLOCK = SystemClock()  # one clock for commands and reactions: readings never repeat
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Second medical opinion cases: intake, records, review, reporting.\n\nEvery command also takes --home DIR (default $CASES_HOME, else ./var) and --json, anywhere on the line. Exit codes: 0 done, 1 refused by a business rule, 2 bad input, 3 unavailable.")
 policies = typer.Typer(no_args_is_help=True, help="The policy register.")
 consent = typer.Typer(no_args_is_help=True, help="Member consent per scope.")
@@ -59,28 +61,37 @@ def emit(result: dict[str, Any], human: Callable[[dict[str, Any]], None] | None 
         human(result)
 
 
-@contextmanager
-def runtime() -> Iterator[Deployment]:
-    """The deployment under --home: embedded by default, or over Kafka with CASES_BUS.
+def bus_setting() -> KafkaSettings | None:
+    """The one setting that names the runtime: CASES_BUS=kafka://... or, unset, embedded."""
+    from services.runtime.kafka.config import bus_from_env
 
-    Embedded, every command is also the clock's tick and finishes what a process that
-    died left half-way. Over Kafka, the workers do both."""
     try:
-        bus = bus_from_env()
+        return bus_from_env()
     except ValueError as error:
         raise BadInput("CASES_BUS", str(error)) from None
-    home = cases_home(OPTIONS.home)
-    rt: Deployment
-    if bus is None:
-        rt = EmbeddedRuntime(home, CLOCK)
-    else:
-        from services.runtime.kafka.bus import BusRuntime
 
-        rt = BusRuntime(home, bus, CLOCK)
+
+@contextmanager
+def runtime(*, reads: bool = False) -> Iterator[Deployment]:
+    """The deployment under --home: embedded by default, or over Kafka with CASES_BUS.
+
+    A command that writes is, embedded, also the clock's tick and finishes what a process
+    that died left half-way (over Kafka, the workers do both). A read (`reads=True`) opens
+    every store read-only and writes nothing, not even a missing home."""
+    from services.bootstrap import deployment
+    from services.runtime.stores import NoStores
+
+    bus = bus_setting()
+    home = cases_home(OPTIONS.home, create=not reads)
     try:
-        if bus is None:  # over Kafka the workers finish crashed work and tick the SLA clock
+        rt = deployment(home, CLOCK, readonly=reads, bus=bus)
+    except (NoStores, FileNotFoundError):
+        raise BadInput("--home", f"no case stores in {home}; the demo keeps its stores in"
+                                 f" {home / 'demo'} (pass --home {home / 'demo'})") from None
+    try:
+        if not reads and bus is None:
             rt.pump()
-            rt.flag_overdue_reviews()
+            rt.tick()
         yield rt
     finally:
         rt.close()
@@ -104,21 +115,6 @@ def read_file(path: str, field: str = "FILE") -> str:
         raise BadInput(field, f"no such file: {path}") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as error:
         raise BadInput(field, f"cannot read {path}: {error.__class__.__name__}") from None
-
-
-def check_case_open(rt: Deployment, case_id: UUID) -> dict[str, Any]:
-    """Unknown case: bad input. Declined or cancelled case: refused, whatever the command."""
-    state = rt.reporting.case_state(case_id)
-    if state["status"] == "declined":
-        raise Refused("case_declined", "the case was declined at eligibility")
-    if state["status"] == "cancelled":
-        raise Refused("case_cancelled", "the case was cancelled")
-    return state
-
-
-def after_change(rt: Deployment, case_id: UUID) -> dict[str, Any]:
-    rt.pump()
-    return rt.reporting.case_state(case_id)
 
 
 def choice(value: str, allowed: tuple[str, ...], field: str) -> str:

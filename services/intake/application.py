@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
-
-from eventsourcing.application import ProcessingEvent
 
 from events.envelope import DomainEvent
 from events.intake import (
@@ -24,14 +20,15 @@ from events.intake import (
     PolicyTerms,
 )
 from events.reporting import ReportDelivered
-from services.common.context import Context
+from services.common import pseudonyms
+from services.common.context import Clock, Context
 from services.common.errors import Refused, UnknownCase
 from services.intake.domain.case import Case
 from services.intake.domain.eligibility import RULES, ConditionFacts, decide
 from services.intake.domain.identifiers import age_band, outward_code
 from services.intake.domain.policy import Policy, policy_id
-from services.intake.domain.request import CaseRequest
-from services.runtime.application import ServiceApplication
+from services.intake.request_file import CaseRequest
+from services.runtime.application import Reaction, ServiceApplication
 
 
 @dataclass(frozen=True)
@@ -52,10 +49,9 @@ class Opened:
 
 class Intake(ServiceApplication):
     name = "intake"
-    reactions: ClassVar[dict[type[DomainEvent], str]] = {ReportDelivered: "on_report_delivered"}
-
-    #: Secret that turns an NHS number into a member reference; set by the runtime.
-    member_key: bytes = b"development-only-member-key"
+    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, member_key: bytes):
+        super().__init__(env, clock)
+        self.member_key = member_key  # turns an NHS number into a member reference
 
     def load_policies(self, policies: list[PolicyTerms], ctx: Context) -> int:
         load_id = uuid4()
@@ -131,14 +127,15 @@ class Intake(ServiceApplication):
 
     def member_ref(self, nhs_number: str) -> UUID:
         """Same member, same reference, across cases; unguessable without the key."""
-        digest = hmac.new(self.member_key, nhs_number.encode(), hashlib.sha256).digest()
-        return UUID(bytes=digest[:16], version=4)
+        return pseudonyms.member_ref(self.member_key, nhs_number)
 
-    def on_report_delivered(self, event: ReportDelivered, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+    def on_report_delivered(self, event: ReportDelivered, ctx: Context) -> Case | None:
         case = self.load(Case, event.case_id)
         if case is not None:
             case.conclude(event.event_id, ctx)
-            processing.collect_events(case)
+        return case
+
+    reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {ReportDelivered: on_report_delivered}
 
 
 def opened_fields(request: CaseRequest, member_ref: UUID) -> dict[str, Any]:

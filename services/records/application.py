@@ -6,28 +6,21 @@ from collections.abc import Callable
 from typing import ClassVar
 from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
-
 from events.envelope import DomainEvent
 from events.intake import CaseCancelled, CaseOpened, EligibilityConfirmed, EligibilityDeclined
 from events.records import ClinicalFacts
-from services.common.context import Context
+from services.common import pseudonyms
+from services.common.context import Clock, Context
 from services.common.errors import Refused
 from services.records.domain.case_file import CaseFile
-from services.runtime.application import ServiceApplication
+from services.runtime.application import Reaction, ServiceApplication
 
 
 class Records(ServiceApplication):
     name = "records"
-    reactions: ClassVar[dict[type[DomainEvent], str]] = {
-        CaseOpened: "on_case_opened",
-        EligibilityConfirmed: "on_eligibility_confirmed",
-        EligibilityDeclined: "on_eligibility_declined",
-        CaseCancelled: "on_case_cancelled",
-    }
-
-    #: Secret for case pseudonyms in review packs; set by the runtime.
-    pack_key: bytes = b"development-only-pack-key"
+    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, pack_key: bytes):
+        super().__init__(env, clock)
+        self.pack_key = pack_key  # turns a case id into the pack's pseudonym
 
     # -- commands -------------------------------------------------------------------------
 
@@ -58,14 +51,14 @@ class Records(ServiceApplication):
         file = self.load(CaseFile, case_id)
         if file is None:
             raise Refused("no_case_file", "records holds no file for this case")
-        file.pack_key = self.pack_key
+        file.pack_pseudonym = pseudonyms.case_pseudonym(self.pack_key, case_id)
         return file
 
     # -- reactions ------------------------------------------------------------------------
 
-    def on_case_opened(self, event: CaseOpened, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+    def on_case_opened(self, event: CaseOpened, ctx: Context) -> CaseFile | None:
         if self.load(CaseFile, event.case_id) is not None:
-            return
+            return None
         facts = ClinicalFacts(
             age_band=event.member.age_band,
             outward_code=event.member.outward_code,
@@ -78,21 +71,27 @@ class Records(ServiceApplication):
             diagnosis_summary=event.diagnosis.summary if event.diagnosis else None,
             proposed_treatment=event.proposed_treatment,
         )
-        processing.collect_events(CaseFile.open(event.case_id, facts, ctx))
+        return CaseFile.open(event.case_id, facts, ctx)
 
-    def on_eligibility_confirmed(self, event: EligibilityConfirmed, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+    def on_eligibility_confirmed(self, event: EligibilityConfirmed, ctx: Context) -> CaseFile:
         file = self.case_file(event.case_id)
         file.request_consent(event.model, event.sla_working_days, ctx)
-        processing.collect_events(file)
+        return file
 
-    def on_eligibility_declined(self, event: EligibilityDeclined, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+    def on_eligibility_declined(self, event: EligibilityDeclined, ctx: Context) -> CaseFile:
         file = self.case_file(event.case_id)
         file.close("declined", ctx)
-        processing.collect_events(file)
+        return file
 
-    def on_case_cancelled(self, event: CaseCancelled, processing: ProcessingEvent[UUID], ctx: Context) -> None:
+    def on_case_cancelled(self, event: CaseCancelled, ctx: Context) -> CaseFile | None:
         file = self.load(CaseFile, event.case_id)
         if file is not None:
-            file.pack_key = self.pack_key
             file.close("cancelled", ctx)
-            processing.collect_events(file)
+        return file
+
+    reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {
+        CaseOpened: on_case_opened,
+        EligibilityConfirmed: on_eligibility_confirmed,
+        EligibilityDeclined: on_eligibility_declined,
+        CaseCancelled: on_case_cancelled,
+    }

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
-
-from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Recording
 
 from events.envelope import DomainEvent
 from events.registry import REGISTRY
@@ -14,19 +13,41 @@ from events.review import OpinionSubmitted
 from services.common.context import Context
 from services.common.errors import Refused, UnknownCase
 from services.reporting.domain.report import CaseReport
-from services.reporting.views import CaseViews, PostgresReportingRecorder, SQLiteReportingRecorder
-from services.runtime.application import ServiceApplication
+from services.reporting.projections.case_state import as_seen_on
+from services.reporting.views import CaseViews, view_sql_for
+from services.runtime.application import Reaction, ServiceApplication, TransactionWrite
 
 
 class Reporting(ServiceApplication):
     name = "reporting"
-    recorder_classes: ClassVar[dict[str, type]] = {
-        "sqlite": SQLiteReportingRecorder, "postgres": PostgresReportingRecorder}
-    reactions: ClassVar[dict[type[DomainEvent], str]] = {OpinionSubmitted: "on_opinion_submitted"}
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Any = None):
+    def __init__(self, env: dict[str, str], clock: Any = None):
         super().__init__(env, clock)
-        self.views = CaseViews(self.recorder)  # type: ignore[arg-type]
+        self.views = CaseViews(self.recorder.datastore)  # type: ignore[attr-defined]
+
+    # -- the store --------------------------------------------------------------------------
+
+    def extra_tables(self) -> list[str]:
+        return view_sql_for(self.recorder.datastore).create  # type: ignore[attr-defined]
+
+    def transaction_writes(self, upstream: Sequence[DomainEvent],
+                           recorded: Sequence[DomainEvent]) -> TransactionWrite:
+        """Every event reporting records, and every upstream event it tracks, reaches the
+        views in the same transaction: a view never misses or double-counts an event."""
+        events = [*upstream, *recorded]
+        return lambda cursor: self.views.update(cursor, events)
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def register_metrics(self, registry: Any) -> None:
+        from services.reporting.metrics import CaseGauges
+
+        self.gauges = CaseGauges(registry)
+
+    def refresh_metrics(self) -> None:
+        gauges = getattr(self, "gauges", None)
+        if gauges is not None:
+            gauges.update(self.views.count_by_status(), self.views.all_states())
 
     # -- commands -------------------------------------------------------------------------
 
@@ -44,30 +65,23 @@ class Reporting(ServiceApplication):
         report.close(reason, ctx)
         self.save(report)
 
-    def case_state(self, case_id: UUID) -> dict[str, Any]:
+    # -- reads ------------------------------------------------------------------------------
+
+    def case_state(self, case_id: UUID, today: date | None = None) -> dict[str, Any]:
+        """The case as the views hold it, as seen on `today` (default: the clock's): a
+        running review past its due date reads as breached before the clock recorded it."""
         state = self.views.case_state(case_id)
         if state is None:
             raise UnknownCase(case_id)
-        return state
+        return as_seen_on(state, today or Context(actor="", now=self.clock.now()).today)
 
     # -- reactions ------------------------------------------------------------------------
 
-    def on_opinion_submitted(self, event: OpinionSubmitted, processing: ProcessingEvent[UUID], ctx: Context) -> None:
-        report = CaseReport.prepare(self.load(CaseReport, event.case_id), event, ctx)
-        processing.collect_events(report)
+    def on_opinion_submitted(self, event: OpinionSubmitted, ctx: Context) -> CaseReport:
+        return CaseReport.prepare(self.load(CaseReport, event.case_id), event, ctx)
 
-    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
-        processing_event.saved_kwargs.setdefault("upstream", []).append(domain_event)
-        super().policy(domain_event, processing_event)
-
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Every event this store records, and every upstream event it tracks, reaches
-        the views in the same transaction."""
-        upstream = processing_event.saved_kwargs.pop("upstream", [])
-        view_events = [*upstream, *processing_event.events]
-        processing_event.saved_kwargs["view_events"] = view_events
-        return super()._record(processing_event)
+    reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {OpinionSubmitted: on_opinion_submitted}
 
 
-# Reporting reads every case event of every upstream service (it builds the views).
+# Reporting reads every case event of every upstream service: the views take them all.
 Reporting.topics = tuple(sorted(REGISTRY))

@@ -15,7 +15,7 @@ from typing import Any
 
 from events.codec import decode
 from events.envelope import DomainEvent
-from services.reporting.views import CaseViews, ViewSql, update_views
+from services.reporting.views import CaseViews, ViewSql, update_views, view_sql_for
 from services.runtime.application import ServiceApplication
 
 BATCH = 500
@@ -47,7 +47,7 @@ def topic_batches(bootstrap: str) -> Iterator[list[DomainEvent]]:
 def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[DomainEvent]],
                   progress: Progress = lambda n: None) -> dict[str, Any]:
     recorder: Any = reporting.recorder
-    live: ViewSql = recorder.view_sql
+    live: ViewSql = view_sql_for(recorder.datastore)
     fresh = ViewSql(param=live.param, binary=live.binary, schema=live.schema,
                     prefix=f"reporting_rb{int(time.time() * 1000)}_")
     with recorder.datastore.transaction(commit=True) as c:
@@ -59,9 +59,9 @@ def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[DomainEv
             update_views(fresh, c, batch)
         events += len(batch)
         progress(len(batch))
-    differences = compare(CaseViews(recorder, live), CaseViews(recorder, fresh))
+    differences = compare(CaseViews(recorder.datastore, live), CaseViews(recorder.datastore, fresh))
     swap(recorder, live, fresh)
-    return {"events": events, "cases": len(CaseViews(recorder, live).all_states()),
+    return {"events": events, "cases": len(CaseViews(recorder.datastore, live).all_states()),
             "equal_to_live": not differences, "differences": differences[:20]}
 
 

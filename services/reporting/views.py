@@ -7,20 +7,16 @@ schema differ (`ViewSql`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timezone
 from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteCursor
-
 from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
 from services.reporting.projections.case_state import SERVICE_ORDER, apply, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
-from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLiteProcessRecorder
 
 
 class ViewSql:
@@ -103,46 +99,24 @@ def causal_key(event: DomainEvent) -> str:
     return f"{at}|{SERVICE_ORDER[event.service]}|{event.originator_version:012d}"
 
 
-class SQLiteReportingRecorder(ChainedSQLiteProcessRecorder):
-    """SQLite process recorder that also updates the views from the events it is given."""
-
-    view_sql = ViewSql(param="?", binary="BLOB")
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self.view_sql.create]
-
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        returning = super()._insert_events(c, stored_events, **kwargs)
-        update_views(self.view_sql, c, kwargs.get("view_events", ()))
-        return returning
-
-
-class PostgresReportingRecorder(ChainedPostgresProcessRecorder):
-    """PostgreSQL process recorder that also updates the views (tables reporting_*)."""
-
-    @property
-    def view_sql(self) -> ViewSql:
-        return ViewSql(param="%s", binary="BYTEA", schema=self.datastore.schema)
-
-    def create_table(self) -> None:
-        super().create_table()
-        with self.datastore.transaction(commit=True) as curs:
-            for statement in self.view_sql.create:
-                curs.execute(statement.encode())
-
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        returning = super()._insert_events(curs, stored_events, **kwargs)
-        update_views(self.view_sql, curs, kwargs.get("view_events", ()))
-        return returning
+def view_sql_for(datastore: Any) -> ViewSql:
+    """The views' statements for the database behind a store."""
+    if "postgres" in type(datastore).__module__:
+        return ViewSql(param="%s", binary="BYTEA", schema=datastore.schema)
+    return ViewSql(param="?", binary="BLOB")
 
 
 class CaseViews:
     """Queries over the views (read-only)."""
 
-    def __init__(self, recorder: SQLiteReportingRecorder | PostgresReportingRecorder,
-                 sql: ViewSql | None = None):
-        self._datastore = recorder.datastore
-        self._sql = sql or recorder.view_sql
+    def __init__(self, datastore: Any, sql: ViewSql | None = None):
+        self._datastore = datastore
+        self.sql = sql or view_sql_for(datastore)
+        self._sql = self.sql
+
+    def update(self, cursor: Any, events: Iterable[DomainEvent]) -> None:
+        """Bring the views up to date with `events`, in the caller's transaction."""
+        update_views(self.sql, cursor, events)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._datastore.transaction(commit=False) as c:

@@ -3,51 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
-from typing import ClassVar
+from datetime import date, datetime
+from typing import Any, ClassVar
 from uuid import UUID
-
-from eventsourcing.application import ProcessingEvent
 
 from events.envelope import DomainEvent
 from events.intake import CaseCancelled
 from events.records import CaseReadyForReview, ConsentWithdrawn
 from events.review import (
+    NoReviewerAvailable,
     OpinionSubmitted,
+    ReviewerAssigned,
     ReviewResumed,
     ReviewSlaBreached,
     ReviewStarted,
     ReviewStopped,
     ReviewSuspended,
 )
-from services.common.context import Context
+from services.common.context import Context, london_date
 from services.common.errors import Refused
-from services.review.domain.review import Review
+from services.review.domain.review import CaseReview
 from services.review.domain.reviewers import DIRECTORY_ID, Reviewer, ReviewerDirectory
-from services.runtime.application import ServiceApplication
+from services.runtime.application import Reaction, ServiceApplication
 
 _CLOCK_EVENTS = [
     e.type_name
     for e in (ReviewStarted, ReviewResumed, ReviewSuspended, ReviewStopped, ReviewSlaBreached, OpinionSubmitted)
 ]
+_WAITING_EVENTS = [e.type_name for e in (NoReviewerAvailable, ReviewerAssigned, ReviewStopped, OpinionSubmitted)]
 
 
-class ReviewService(ServiceApplication):
+class Review(ServiceApplication):
     name = "review"
-    reactions: ClassVar[dict[type[DomainEvent], str]] = {
-        CaseReadyForReview: "on_case_ready",
-        ConsentWithdrawn: "on_consent_withdrawn",
-        CaseCancelled: "on_case_cancelled",
-    }
 
     # -- directory ------------------------------------------------------------------------
 
     def register_reviewers(self, reviewers: Iterable[Reviewer], ctx: Context) -> int:
+        """Add or update reviewers; a review that was waiting for one is assigned now, in
+        the same transaction."""
         directory = self.directory()
+        before = directory.version
         for reviewer in reviewers:
             directory.register(reviewer, ctx)
-        changed = len(directory._pending)
-        self.save(directory)
+        changed = directory.version - before
+        waiting = [r for r in (self.load(CaseReview, case_id) for case_id in self.waiting_for_reviewer())
+                   if r is not None]
+        for review in waiting:
+            review.assign_if_waiting(directory, ctx)
+        self.save(directory, *waiting)
         return changed
 
     def directory(self) -> ReviewerDirectory:
@@ -56,7 +59,8 @@ class ReviewService(ServiceApplication):
     # -- commands -------------------------------------------------------------------------
 
     def submit_opinion(self, case_id: UUID, outcome: str, summary: str, reviewer: str, ctx: Context) -> None:
-        self._change(case_id, lambda r: r.submit_opinion(outcome, summary, reviewer, ctx))
+        directory = self.directory()
+        self._change(case_id, lambda r: r.submit_opinion(outcome, summary, reviewer, directory, ctx))
 
     def decline(self, case_id: UUID, reason: str, ctx: Context) -> None:
         directory = self.directory()
@@ -69,19 +73,39 @@ class ReviewService(ServiceApplication):
     def attend_appointment(self, case_id: UUID, ctx: Context) -> None:
         self._change(case_id, lambda r: r.attend_appointment(ctx))
 
-    def _change(self, case_id: UUID, command: Callable[[Review], None]) -> None:
-        review = self.load(Review, case_id)
+    def _change(self, case_id: UUID, command: Callable[[CaseReview], None]) -> None:
+        review = self.load(CaseReview, case_id)
         if review is None:
             raise Refused("not_in_review", "the case is not in review")
         command(review)
         self.save(review)
+
+    # -- the SLA clock ----------------------------------------------------------------------
+
+    def on_timer(self, now: datetime) -> int:
+        """The clock's tick: flag every running review past its due date."""
+        ctx = Context(actor="service:review", now=now)
+        flagged = self.flag_overdue_reviews(london_date(now), ctx)
+        if flagged and self.breaches is not None:
+            self.breaches.labels(self.name).inc(flagged)
+        return flagged
+
+    breaches: Any = None  # the worker's counter, once registered
+
+    def register_metrics(self, registry: Any) -> None:
+        from prometheus_client import Counter
+
+        self.breaches = Counter("cases_sla_breaches_flagged",
+                                "Reviews flagged as past their SLA by the review clock",
+                                ["service"], registry=registry)
+        self.breaches.labels(self.name)
 
     def flag_overdue_reviews(self, today: date, ctx: Context) -> int:
         """Record a breach on every running review whose due date has passed."""
         overdue = [case_id for case_id, due in self.running_reviews().items() if today > due]
         flagged = []
         for case_id in overdue:
-            review = self.load(Review, case_id)
+            review = self.load(CaseReview, case_id)
             if review is not None:
                 review.flag_breach_if_overdue(today, ctx)
                 flagged.append(review)
@@ -99,28 +123,36 @@ class ReviewService(ServiceApplication):
                 due.pop(event.case_id, None)
         return due
 
+    def waiting_for_reviewer(self) -> list[UUID]:
+        """Reviews that found no reviewer in the directory and still have none."""
+        waiting: dict[UUID, bool] = {}
+        for event in self.stored_events(topics=_WAITING_EVENTS):
+            waiting[event.case_id] = isinstance(event, NoReviewerAvailable)
+        return [case_id for case_id, is_waiting in waiting.items() if is_waiting]
+
     # -- reactions ------------------------------------------------------------------------
 
-    def on_case_ready(self, event: CaseReadyForReview, processing: ProcessingEvent[UUID], ctx: Context) -> None:
-        review = self.load(Review, event.case_id)
+    def on_case_ready(self, event: CaseReadyForReview, ctx: Context) -> CaseReview:
+        review = self.load(CaseReview, event.case_id)
         if review is None:
-            review = Review.start(event, self.directory(), ctx)
-        else:
-            review.resume(event, self.directory(), ctx)
-        processing.collect_events(review)
+            return CaseReview.start(event, self.directory(), ctx)
+        review.resume(event, self.directory(), ctx)
+        return review
 
-    def on_consent_withdrawn(self, event: ConsentWithdrawn, processing: ProcessingEvent[UUID], ctx: Context) -> None:
-        review = self.load(Review, event.case_id)
-        if review is None:
-            return
-        if event.scope == "records_access" or (
-            event.scope == "third_party_disclosure" and review.model == "third_party"
-        ):
-            review.suspend(f"{event.scope}_withdrawn", ctx)
-            processing.collect_events(review)
+    def on_consent_withdrawn(self, event: ConsentWithdrawn, ctx: Context) -> CaseReview | None:
+        review = self.load(CaseReview, event.case_id)
+        if review is not None:
+            review.consent_withdrawn(event.scope, ctx)
+        return review
 
-    def on_case_cancelled(self, event: CaseCancelled, processing: ProcessingEvent[UUID], ctx: Context) -> None:
-        review = self.load(Review, event.case_id)
+    def on_case_cancelled(self, event: CaseCancelled, ctx: Context) -> CaseReview | None:
+        review = self.load(CaseReview, event.case_id)
         if review is not None:
             review.stop("case_cancelled", ctx)
-            processing.collect_events(review)
+        return review
+
+    reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {
+        CaseReadyForReview: on_case_ready,
+        ConsentWithdrawn: on_consent_withdrawn,
+        CaseCancelled: on_case_cancelled,
+    }

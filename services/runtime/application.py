@@ -1,14 +1,27 @@
-"""Base for the four services: an eventsourcing process application over our events."""
+"""Base for every service: an eventsourcing process application over our events.
+
+Technology only: which store, how a batch of upstream events is applied exactly once, how
+a conflict with a concurrent writer is retried. What a service does lives in the service.
+"""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import Mapper, Notification, Tracking, Transcoder
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    Notification,
+    OperationalError,
+    Tracking,
+    Transcoder,
+)
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import get_topic
 
@@ -19,33 +32,70 @@ from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLite
 from services.runtime.mapper import PublishedEventMapper
 
 A = TypeVar("A", bound=Aggregate)
-Reaction = Callable[[Any, Any, ProcessingEvent[Any], Context], None]
+T = TypeVar("T")
+#: A reaction: (the service, the upstream event, the reaction's context) -> aggregates changed.
+Reaction = Callable[[Any, Any, Context], "Sequence[Aggregate] | Aggregate | None"]
+#: Extra writes a service makes in the transaction that records its events (reporting's views).
+TransactionWrite = Callable[[Any], None]
+
+
+class StoreBusy(Exception):
+    """A concurrent writer kept winning; the command was not recorded."""
+
+
+def retrying(call: Callable[[], T], attempts: int = 12) -> T:
+    """Run `call`, again on a conflict with a concurrent writer (another process recorded
+    the same aggregate version or the same upstream position first, or held the lock).
+    Each attempt is one transaction, so a failed one recorded nothing."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except (IntegrityError, OperationalError) as error:
+            if isinstance(error, OperationalError) and not is_contention(error):
+                raise
+            if attempt == attempts - 1:
+                raise StoreBusy("the store stayed busy with concurrent writers") from None
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
+def is_contention(error: Exception) -> bool:
+    """A lock or serialisation failure that another attempt may not meet (SQLite's busy
+    database, PostgreSQL's lock timeout or deadlock), not a broken or read-only store."""
+    text = str(error).lower()
+    return any(word in text for word in ("locked", "busy", "lock timeout", "deadlock",
+                                         "could not serialize", "concurrently"))
 
 
 class ServiceApplication(ProcessApplication[UUID]):
     """One service: its own store, its commands, and its reactions to upstream events.
 
-    Reactions are declared in `reactions` (event class -> method). A reaction collects
-    the aggregates it changed on the processing event, so the new events and the
-    tracking record of the upstream position commit in one transaction: each upstream
-    event takes effect exactly once, even when the process dies and starts again.
+    `reactions` maps an upstream event class to the method that handles it; `ignores`
+    lists the leaders' event types the service deliberately does not react to (a test
+    fails when a leader's event type is in neither). A reaction returns the aggregates it
+    changed; their new events and the tracking record of the upstream position commit in
+    one transaction (`commit`), so each upstream event takes effect exactly once, even
+    when the process dies and starts again.
     """
 
     name = "service"
     pull_section_size = 500
     log_section_size = 500
-    reactions: ClassVar[dict[type[DomainEvent], str]] = {}
+    reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {}
+    ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
     #: The store's recorder: a process recorder that also extends the hash chain.
     recorder_classes: ClassVar[dict[str, type]] = {
         "sqlite": ChainedSQLiteProcessRecorder, "postgres": ChainedPostgresProcessRecorder}
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None):
-        env = dict(env or {})
+    def __init__(self, env: dict[str, str], clock: Clock | None = None):
+        env = dict(env)
         kind = "postgres" if "postgres" in env.get("PERSISTENCE_MODULE", "") else "sqlite"
         env.setdefault("PROCESS_RECORDER_TOPIC", get_topic(self.recorder_classes[kind]))
+        env.setdefault("CREATE_TABLE", "false")  # tables come from `prepare_store`, once
         super().__init__(env)
         self.clock: Clock = clock or SystemClock()
+        self._batch: dict[UUID, Aggregate] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -62,6 +112,38 @@ class ServiceApplication(ProcessApplication[UUID]):
 
         return JSONTranscoder()
 
+    # -- the store's schema -----------------------------------------------------------------
+
+    def extra_tables(self) -> list[str]:
+        """CREATE statements of tables the service keeps beside its events (its views)."""
+        return []
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def transaction_writes(self, upstream: Sequence[DomainEvent],
+                           recorded: Sequence[DomainEvent]) -> TransactionWrite | None:
+        """Writes to make in the transaction that records `recorded` (in reaction to
+        `upstream`); reporting updates its views here. None: nothing more."""
+        return None
+
+    def commit(self, recorded: Sequence[DomainEvent], tracking: Tracking | None = None,
+               upstream: Sequence[DomainEvent] = ()) -> None:
+        """Record new events, the upstream position they answer (if any) and the service's
+        own extra writes, all in one transaction."""
+        if not recorded and tracking is None:
+            return
+        write = self.transaction_writes(upstream, recorded)
+        extras = {"in_transaction": write} if write is not None else {}
+        self.events.put(list(recorded), tracking=tracking, **extras)
+
+    def save(self, *aggregates: Any, **_: Any) -> list[Any]:  # type: ignore[override]
+        """A command's changes: every pending event of the given aggregates, one transaction."""
+        self.commit([event for aggregate in aggregates if aggregate is not None
+                     for event in aggregate.collect_events()])
+        return []
+
+    # -- reading ----------------------------------------------------------------------------
+
     def notification_sections(self, topics: Sequence[str] = (), size: int = 1000) -> Iterator[Sequence[Notification]]:
         """This service's whole notification log, from the start, a section at a time."""
         start = 1
@@ -76,13 +158,14 @@ class ServiceApplication(ProcessApplication[UUID]):
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate as stored, or as changed earlier in the batch being applied."""
-        batch = self._batch
-        if batch is not None and aggregate_id in batch.aggregates:
-            return batch.aggregates[aggregate_id]  # type: ignore[return-value]
+        if self._batch is not None and aggregate_id in self._batch:
+            return self._batch[aggregate_id]  # type: ignore[return-value]
         try:
             return self.repository.get(aggregate_id, projector_func=cls.project)  # type: ignore[return-value]
         except AggregateNotFoundError:
             return None
+
+    # -- reacting ---------------------------------------------------------------------------
 
     def reaction_context(self, event: DomainEvent) -> Context:
         """A reaction is stamped with its cause's moment plus a microsecond: in business
@@ -95,14 +178,16 @@ class ServiceApplication(ProcessApplication[UUID]):
             causation_id=event.event_id,
         )
 
-    _batch: ProcessingEvent[UUID] | None = None
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+        self.process_events([(domain_event, tracking)])
 
     def process_events(self, jobs: Sequence[tuple[Any, Tracking]]) -> int:
         """Apply a run of upstream events from ONE upstream sequence (a leader's log, or one
         partition of its topic) in a single transaction, with one tracking record: the last
         position. Positions at or below what is already tracked, or repeated within the run
         (a relay's re-send), are skipped, so the effect stays exactly once. Returns how many
-        were applied."""
+        were applied. A concurrent writer that got there first makes this raise
+        IntegrityError with nothing recorded; the caller pulls again."""
         if not jobs:
             return 0
         with self.processing_lock:
@@ -114,17 +199,28 @@ class ServiceApplication(ProcessApplication[UUID]):
                     done = tracking.notification_id
             if not fresh:
                 return 0
-            processing = ProcessingEvent[UUID](tracking=fresh[-1][1])
-            self._batch = processing
+            changed: dict[UUID, Aggregate] = {}
+            recorded: list[DomainEvent] = []
+            self._batch = changed  # later reactions in the run load these, not the store
             try:
                 for event, _ in fresh:
-                    self.policy(event, processing)
+                    for aggregate in self.react(event):
+                        changed[aggregate.id] = aggregate
+                        recorded.extend(aggregate.collect_events())
             finally:
                 self._batch = None
-            recordings = self._record(processing)
-            self._take_snapshots(processing)
-            self._notify(recordings)
+            self.commit(recorded, tracking=fresh[-1][1], upstream=[event for event, _ in fresh])
             return len(fresh)
+
+    def react(self, event: DomainEvent) -> list[Aggregate]:
+        """The aggregates the service's reaction to `event` changed (none if it has none)."""
+        reaction = self.reactions.get(type(event))
+        if reaction is None:
+            return []
+        result = reaction(self, event, self.reaction_context(event))
+        if result is None:
+            return []
+        return [result] if isinstance(result, Aggregate) else list(result)
 
     def pull_and_process(self, leader_name: str, start: int | None = None, stop: int | None = None) -> None:
         """Like the library's, but each pulled section is applied in one transaction."""
@@ -136,7 +232,14 @@ class ServiceApplication(ProcessApplication[UUID]):
             if jobs:
                 self.process_events(jobs)
 
-    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
-        method = self.reactions.get(type(domain_event))
-        if method is not None:
-            getattr(self, method)(domain_event, processing_event, self.reaction_context(domain_event))
+    # -- hooks for the runtime --------------------------------------------------------------
+
+    def on_timer(self, now: datetime) -> int:
+        """Periodic work (review's SLA clock). Returns how many things it changed."""
+        return 0
+
+    def register_metrics(self, registry: Any) -> None:
+        """Add the service's own series to its worker's Prometheus registry."""
+
+    def refresh_metrics(self) -> None:
+        """Bring the service's gauges up to date (the worker calls this now and then)."""

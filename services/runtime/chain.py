@@ -63,6 +63,20 @@ def extend_chain(sql: ChainSql, c: Any, stored_events: Sequence[StoredEvent], id
                                event.topic, digest, previous))
 
 
+# -- the one adapter over eventsourcing's private recorder methods ---------------------------
+# The library offers no public hook inside the transaction that stores events. The chain
+# and a service's `in_transaction` writes (reporting's views) must commit with the events
+# and the tracking record, so the two recorders below override the private insert methods,
+# and nothing else in the project does. tests/unit/runtime/test_store_adapter.py pins the
+# library's behaviour this relies on: a failure in here rolls back the events and tracking.
+
+
+def _service_writes(c: Any, kwargs: dict[str, Any]) -> None:
+    write = kwargs.get("in_transaction")
+    if write is not None:
+        write(c)
+
+
 class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
     chain_sql = ChainSql(param="?", table="event_chain")
 
@@ -72,6 +86,7 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         extend_chain(self.chain_sql, c, stored_events, ids or [])
+        _service_writes(c, kwargs)
         return ids
 
 
@@ -90,3 +105,8 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         extend_chain(self.chain_sql, curs, stored_events, ids or [])
         return ids
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # Runs first in the transaction, with or without new events (tracking only).
+        super()._insert_events(curs, stored_events, **kwargs)
+        _service_writes(curs, kwargs)

@@ -15,15 +15,15 @@ identifiers belong in the logs and the audit trail, not in a time series.
     cases_processing_seconds             histogram  service
     cases_consumer_lag                   gauge      service, topic, partition
     cases_relay_backlog                  gauge      service
-    cases_sla_breaches_flagged_total     counter    service          (review)
-    cases_open_cases                     gauge      status           (reporting)
-    cases_sla_breached_open_cases        gauge      -                (reporting)
+
+A service adds its own series through `register` (its application's `register_metrics`):
+review counts the breaches its clock flags, reporting gauges open cases by status.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -35,12 +35,6 @@ log = logging.getLogger("cases.metrics")
 #: Dead-letter reasons, reduced from the consumer's free-text reason (which may quote an
 #: exception message, hence data) to this fixed set.
 DEAD_LETTER_REASONS = ("missing_header", "undecodable", "reaction_failed", "other")
-
-#: Case statuses after which a case is no longer open (see reporting's case_state fold).
-FINISHED_STATUSES = frozenset({"declined", "closed", "cancelled"})
-#: Open statuses shown as 0 before any case reaches them, so dashboards have every series.
-OPEN_STATUSES = ("opened", "awaiting_consent", "collecting_records", "suspended", "in_review",
-                 "report_issued")
 
 #: Seconds per message applied: a reaction is one store transaction, usually milliseconds;
 #: the top buckets catch a slow database or a lock wait.
@@ -68,7 +62,8 @@ def event_type_label(event: Any) -> str:
 class WorkerMetrics:
     """The metrics of one service's worker, on a registry of its own."""
 
-    def __init__(self, service: str, registry: CollectorRegistry | None = None):
+    def __init__(self, service: str, register: Callable[[CollectorRegistry], None] | None = None,
+                 registry: CollectorRegistry | None = None):
         self.service = service
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
@@ -93,17 +88,6 @@ class WorkerMetrics:
         self.backlog = Gauge(
             "cases_relay_backlog", "Stored events the outbox relay has not yet published",
             ["service"], registry=r)
-        # Review runs the SLA clock; reporting holds the views. Other workers leave these
-        # out rather than serve a 0 that would read as a fact.
-        self.breaches = Counter(
-            "cases_sla_breaches_flagged", "Reviews flagged as past their SLA by the review clock",
-            ["service"], registry=r) if service == "review" else None
-        self.open_cases = Gauge(
-            "cases_open_cases", "Open cases by status, from reporting's views", ["status"],
-            registry=r) if service == "reporting" else None
-        self.breached_open = Gauge(
-            "cases_sla_breached_open_cases", "Open cases whose review breached its SLA",
-            registry=r) if service == "reporting" else None
         # Series that exist from the start, so a rate() or a panel shows 0 rather than nothing.
         self.redelivered.labels(service)
         self.published.labels(service)
@@ -111,12 +95,8 @@ class WorkerMetrics:
             self.dead_letters.labels(service, reason)
         self.latency.labels(service)
         self.backlog.labels(service)
-        if self.breaches is not None:
-            self.breaches.labels(service)
-        if self.open_cases is not None:
-            for status in OPEN_STATUSES:
-                self.open_cases.labels(status)
-        self._statuses: set[str] = set()
+        if register is not None:
+            register(r)
         self._server: Any = None
 
     # -- the consumer -----------------------------------------------------------------------
@@ -144,23 +124,6 @@ class WorkerMetrics:
     def consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
         for (topic, partition), lag in lags.items():
             self.lag.labels(self.service, topic, str(partition)).set(lag)
-
-    def sla_breaches_flagged(self, count: int) -> None:
-        if self.breaches is not None and count:
-            self.breaches.labels(self.service).inc(count)
-
-    def case_views(self, by_status: Mapping[str, int], states: Iterable[Mapping[str, Any]]) -> None:
-        """Reporting's counts (`CaseViews.count_by_status()`, `all_states()`). A status no
-        case holds any more goes back to 0."""
-        if self.open_cases is None or self.breached_open is None:
-            return
-        breached_open = sum(1 for s in states
-                            if s.get("sla_breached") and s.get("status") not in FINISHED_STATUSES)
-        counts = {s: n for s, n in by_status.items() if s not in FINISHED_STATUSES}
-        for status in self._statuses | set(OPEN_STATUSES) | set(counts):
-            self.open_cases.labels(status).set(counts.get(status, 0))
-        self._statuses |= set(counts)
-        self.breached_open.set(breached_open)
 
     # -- the exporter -----------------------------------------------------------------------
 

@@ -12,16 +12,26 @@ PostgreSQL by configuration.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import Any
+from urllib.parse import quote, unquote, urlparse
 
 DEFAULT_HOME = Path("var")
+#: A session-wide PostgreSQL advisory lock key: "cases" in ASCII. Held while tables are made.
+MIGRATION_LOCK = 0x6361736573
 
 
-def cases_home(explicit: str | Path | None = None) -> Path:
-    """--home, else CASES_HOME, else ./var."""
+class NoStores(Exception):
+    """A read found no stores where it looked; it creates none."""
+
+
+def cases_home(explicit: str | Path | None = None, *, create: bool = True) -> Path:
+    """--home, else CASES_HOME, else ./var (made only for a command that writes)."""
     home = Path(explicit or os.environ.get("CASES_HOME") or DEFAULT_HOME)
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        home.mkdir(parents=True, exist_ok=True)
     return home
 
 
@@ -29,13 +39,16 @@ def setting(service: str, name: str, default: str = "") -> str:
     return os.environ.get(f"CASES_{service.upper()}_{name}") or os.environ.get(f"CASES_{name}") or default
 
 
-def store_env(home: Path, service: str) -> dict[str, str]:
-    """The eventsourcing environment for one service's own store."""
+def store_env(home: Path, service: str, *, readonly: bool = False) -> dict[str, str]:
+    """The eventsourcing environment for one service's own store. Read-only, SQLite opens
+    the file with mode=ro (and immutable=1 where the folder cannot be written, as on a
+    read-only copy of a home): a read then writes nothing, not even a lock file."""
     kind = setting(service, "STORE", "sqlite")
     if kind == "sqlite":
+        path = home / f"{service}.sqlite"
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(home / f"{service}.sqlite"),
+            "SQLITE_DBNAME": readonly_uri(path) if readonly else str(path),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     if kind == "postgres":
@@ -60,3 +73,63 @@ def postgres_env(dsn: str, schema: str = "") -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "10",
     }
+
+
+def readonly_uri(path: Path) -> str:
+    if not path.exists():
+        raise NoStores(f"no stores in {path.parent}")
+    if os.access(path.parent, os.W_OK) and os.access(path, os.W_OK):
+        return f"file:{quote(str(path.resolve()))}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        # Committed changes still in the write-ahead log of a copied home: read a private
+        # copy, since SQLite cannot replay that log without writing beside the store.
+        scratch = Path(tempfile.mkdtemp(prefix="cases-ro-"))
+        for part in (path, wal):
+            shutil.copyfile(part, scratch / part.name)
+        path = scratch / path.name
+        return f"file:{quote(str(path))}?mode=ro"
+    return f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+
+
+def prepare_store(app: Any, extra_tables: list[str]) -> None:
+    """Create the service's tables once: on a store that has them this only looks. On
+    PostgreSQL a session advisory lock serialises the first creators (concurrent CREATE
+    TABLE IF NOT EXISTS fails there); SQLite serialises them itself."""
+    datastore = app.recorder.datastore
+    if _has_tables(app, extra_tables):
+        return
+    if "postgres" not in type(datastore).__module__:
+        app.recorder.create_table()
+        _create(datastore, extra_tables)
+        return
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            if not _has_tables(app, extra_tables):
+                app.recorder.create_table()
+                _create(datastore, extra_tables)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def _has_tables(app: Any, extra_tables: list[str]) -> bool:
+    names = [app.recorder.chain_sql.table, *(_table_of(s) for s in extra_tables if "TABLE" in s)]
+    try:
+        with app.recorder.datastore.transaction(commit=False) as c:
+            for name in names:
+                c.execute(f"SELECT 1 FROM {name} WHERE 1 = 0")
+    except Exception:  # noqa: BLE001 - any "no such table/relation" means: not made yet
+        return False
+    return True
+
+
+def _table_of(statement: str) -> str:
+    return statement.split("EXISTS", 1)[1].split("(", 1)[0].strip()
+
+
+def _create(datastore: Any, statements: list[str]) -> None:
+    if statements:
+        with datastore.transaction(commit=True) as c:
+            for statement in statements:
+                c.execute(statement)

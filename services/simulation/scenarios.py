@@ -14,9 +14,9 @@ from uuid import UUID
 
 from services.common.context import LONDON, Context
 from services.common.errors import Refused
-from services.intake.domain.request import parse_case_request
+from services.intake.request_file import parse_case_request
 from services.review.domain.sla import add_working_days, working_days_between
-from services.runtime.embedded import Deployment
+from services.bootstrap import Deployment
 from services.simulation.catalogue import RECORD_SOURCES
 
 Step = Iterator[timedelta | datetime]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from services.reporting.analytics.facts import analytics_fact
-from services.reporting.analytics.keys import analytics_key
+from services.bootstrap import load_keys
 from services.reporting.analytics.weekly import weekly_aggregates
 from tests.fixtures import REQUEST, Desk, policy, request
 
@@ -18,7 +18,7 @@ def test_weekly_aggregates_count_opened_accepted_declined_and_turnaround(desk: D
     desk.act(desk.rt.review.submit_opinion, walked, "confirmed", "Agree", "Dr X")
     desk.open(request(policy_number="OLD-1"))
     desk.open(request(policy_number="NOPE"))
-    key = analytics_key(desk.home)
+    key = load_keys(desk.home).analytics
     facts = [analytics_fact(state, key) for state in desk.rt.reporting.views.all_states()]
     [week] = weekly_aggregates(facts)
     assert week["week"] == "2025-W24"

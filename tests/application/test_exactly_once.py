@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from services.review.application import ReviewService
-from services.runtime.embedded import EmbeddedRuntime
+from events.records import CaseReadyForReview
+from services.review.application import Review
+from services.bootstrap import EmbeddedRuntime
 from tests.fixtures import REQUEST, Desk, policy
 
 
@@ -34,7 +35,7 @@ def test_a_crash_mid_pump_is_finished_on_restart_without_duplicates(
         raise RuntimeError("process died")
 
     with monkeypatch.context() as patch, pytest.raises(RuntimeError):
-        patch.setattr(ReviewService, "on_case_ready", crash)
+        patch.setitem(Review.reactions, CaseReadyForReview, crash)
         desk.act(desk.rt.records.complete_records, case)
     desk.close()
 
@@ -56,8 +57,8 @@ def test_a_redelivered_upstream_event_is_rejected_and_changes_nothing(desk: Desk
     opened = next(n for n in first if n.topic == "case_opened")
     before = records.recorder.max_notification_id()
     event = desk.rt.intake.mapper.to_domain_event(opened)
-    with pytest.raises(IntegrityError):
-        records.process_event(event, Tracking(application_name="intake", notification_id=opened.id))
+    # Already tracked: skipped, nothing recorded, no error for the consumer to handle.
+    assert records.process_events([(event, Tracking(application_name="intake", notification_id=opened.id))]) == 0
     assert records.recorder.max_notification_id() == before
     assert Counter(desk.types(case))["case_file_opened"] == 1
 
@@ -66,9 +67,9 @@ CHILD = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from services.common.context import Context, SystemClock
-    from services.intake.domain.register_file import parse_register
-    from services.intake.domain.request import parse_case_request
-    from services.runtime.embedded import EmbeddedRuntime
+    from services.intake.register_file import parse_register
+    from services.intake.request_file import parse_case_request
+    from services.bootstrap import EmbeddedRuntime
 
     home, policy, request, cases = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     rt = EmbeddedRuntime(home)

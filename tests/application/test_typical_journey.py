@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 import pytest
 
+from services.common.context import LONDON
 from services.common.errors import Refused
 from tests.fixtures import Desk, policy
 
@@ -94,6 +97,9 @@ def test_further_consultation_books_and_attends_an_appointment(desk: Desk) -> No
     assert review["appointment"]["with"] == "Mr Carter FRCS"
     assert review["appointment"]["attended"] is False
     desk.later(days=3)
+    with pytest.raises(Refused, match="appointment is on"):  # not before the appointment day
+        desk.act(desk.rt.review.attend_appointment, case)
+    desk.clock.set(datetime.combine(date.fromisoformat(review["appointment"]["on"]), time(10), LONDON))
     desk.act(desk.rt.review.attend_appointment, case)
     assert desk.state(case)["review"]["appointment"]["attended"] is True
     desk.act(desk.rt.review.submit_opinion, case, "confirmed", "Surgery is right", "Mr Carter FRCS")

@@ -18,7 +18,7 @@ from events.analytics import AnalyticsCaseFact
 from events.codec import decode
 from events.topics import ANALYTICS_TOPIC, SERVICES, case_topic
 from services.reporting.analytics.facts import analytics_fact, analytics_ref
-from services.reporting.analytics.keys import analytics_key
+from services.bootstrap import load_keys
 from services.reporting.projections.case_state import fold
 from tests.e2e.cli import Cases
 from tests.e2e.test_cli_walk import walk_third_party_case
@@ -109,7 +109,7 @@ def expected_fact(cases: Cases, bootstrap: str, case: str) -> AnalyticsCaseFact:
         assert time.monotonic() < deadline, f"{len(events)} on the topics, {replayed} replayed"
         time.sleep(0.5)
         replayed = len(cases("replay", case).json["events"])
-    return analytics_fact(fold(events), analytics_key(cases.home))
+    return analytics_fact(fold(events), load_keys(cases.home).analytics)
 
 
 def case_events(bootstrap: str, case: str) -> list:
@@ -153,7 +153,7 @@ def test_the_agent_publishes_a_de_identified_fact_for_a_case(
     producer.close()
 
     case = walk_third_party_case(cases)
-    ref = analytics_ref(case, analytics_key(cases.home))
+    ref = analytics_ref(case, load_keys(cases.home).analytics)
     expected = expected_fact(cases, workers.bootstrap, case)
     messages = facts_until(workers.bootstrap, lambda m: expected in of_case(m, ref))
 
@@ -204,7 +204,7 @@ def test_a_restarted_agent_rebuilds_from_the_topics_and_republishes_the_same_fac
     workers, cases, agent = deployment
     cases("policies", "load", cases.write("policies.json", {"policies": [policy(status="lapsed")]}))
     case = cases("open", cases.write("case.json", request())).json["case_id"]
-    ref = analytics_ref(case, analytics_key(cases.home))
+    ref = analytics_ref(case, load_keys(cases.home).analytics)
     expected = expected_fact(cases, workers.bootstrap, case)
     assert (expected.decision, expected.declined_reasons) == ("declined", ("policy_not_in_force",))
     assert expected.model is None and expected.status == "declined"

@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from events.topics import DEADLETTER_TOPIC, SERVICES, case_topic
-from services.runtime.embedded import EmbeddedRuntime
+from services.bootstrap import EmbeddedRuntime
 from tests.e2e.cli import Cases
 from tests.e2e.test_cli_walk import walk_third_party_case
 from tests.fixtures import policy, request
@@ -132,8 +132,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     workers, cases = deployment
     cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
     from services.common.context import Context, SystemClock
-    from services.intake.domain.request import parse_case_request
-    from services.runtime.deployment import build_service
+    from services.intake.request_file import parse_case_request
+    from services.bootstrap import build_service
 
     # Open a batch straight into intake's store: the workers pick it up at their pace.
     intake = build_service("intake", workers.home, SystemClock())

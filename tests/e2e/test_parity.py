@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.context import SettableClock
-from services.runtime.embedded import EmbeddedRuntime
+from services.bootstrap import EmbeddedRuntime
 from services.runtime.kafka.bus import BusRuntime
 from services.runtime.kafka.config import parse_bus
 from services.simulation.demo import run_demo

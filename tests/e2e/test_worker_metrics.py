@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.topics import case_topic
-from services.runtime.deployment import SERVICES
+from services.bootstrap import SERVICES
 from tests.e2e.cli import Cases
 from tests.fixtures import policy, request
 from tests.kafka_support import kafka_bootstrap, running_workers

@@ -147,7 +147,8 @@ class CaseFile(Aggregate):
             if disclosure is None:
                 return  # waits for the member's disclosure consent
             pack_id = uuid4()
-            pack = pseudonymise_review_pack(self.id, self.facts, [(k, d) for k, _, d in self.received], self.pack_key)
+            pack = pseudonymise_review_pack(self.pack_pseudonym, self.facts,
+                                            [(k, d) for k, _, d in self.received])
             self.record(ReviewPackPrepared, ctx, case_id=self.id, pack_id=pack_id, pack=pack,
                         ruleset_version=RULESET_VERSION, consent_event_id=disclosure)
         self.record(
@@ -156,8 +157,9 @@ class CaseFile(Aggregate):
             pack_id=pack_id, consent_event_id=disclosure if self.model == "third_party" else None,
         )
 
-    #: Key for case pseudonyms; the application sets it from the deployment's secret.
-    pack_key: bytes = b"development-only-pack-key"
+    #: The case's keyed pseudonym for a review pack: records sets it when it loads the file
+    #: (services/common/pseudonyms.py); the aggregate never holds a key.
+    pack_pseudonym: str = ""
 
     # -- checks ---------------------------------------------------------------------------
 

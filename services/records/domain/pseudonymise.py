@@ -7,27 +7,19 @@ phone, GP details) never reach this module at all: records only holds ClinicalFa
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import date
-from uuid import UUID
 
 from events.records import ClinicalFacts, PackRecord, ReviewPack
 
 RULESET_VERSION = "review-pack-allowlist-1"
 
 
-def case_pseudonym(case_id: UUID, key: bytes) -> str:
-    """Stable per case, meaningless outside the insurer (keyed, not a plain hash)."""
-    digest = hmac.new(key, case_id.bytes, hashlib.sha256).hexdigest()
-    return f"SMO-{digest[:12].upper()}"
-
-
 def pseudonymise_review_pack(
-    case_id: UUID, facts: ClinicalFacts, records: list[tuple[str, date]], key: bytes
+    pseudonym: str, facts: ClinicalFacts, records: list[tuple[str, date]]
 ) -> ReviewPack:
+    """`pseudonym`: the case's keyed pseudonym (services/common/pseudonyms.py)."""
     return ReviewPack(
-        pseudonym=case_pseudonym(case_id, key),
+        pseudonym=pseudonym,
         age_band=facts.age_band,
         outward_code=facts.outward_code,
         nation=facts.nation,

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from services.reporting.analytics.agent import run_analytics_worker
-from services.reporting.analytics.keys import analytics_key
 from services.runtime.kafka.config import bus_from_env, parse_bus
 
 
@@ -26,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--bus: {error}")
     if settings is None:
         parser.error("--bus: pass --bus kafka://host:port or set CASES_BUS")
-    run_analytics_worker(settings, analytics_key(args.home), args.loglevel)
+    from services.bootstrap import load_keys  # this entry point is a composition root too
+
+    run_analytics_worker(settings, load_keys(args.home).analytics, args.loglevel)
     return 0
 
 

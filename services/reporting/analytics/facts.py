@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from services.common import pseudonyms
 from events.analytics import SCHEMA_VERSION, TYPE_NAME, AnalyticsCaseFact
 from events.envelope import CaseEvent, DomainEvent
 from events.registry import PERSONAL_DATA_TYPES
@@ -31,11 +32,8 @@ class CaseNotReady(ValueError):
 
 
 def analytics_ref(case_id: str | UUID, key: bytes) -> str:
-    """Keyed pseudonym of a case: stable under one key, unlinkable to the case id without it."""
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"the analytics key must be at least {MIN_KEY_BYTES} bytes")
-    digest = hmac.new(key, str(case_id).encode(), hashlib.sha256).hexdigest()
-    return digest[:REF_HEX_DIGITS]
+    """Keyed pseudonym of a case (services/common/pseudonyms.py)."""
+    return pseudonyms.analytics_ref(key, case_id)
 
 
 def iso_week(day: date) -> str:

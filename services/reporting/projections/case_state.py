@@ -7,6 +7,7 @@ A pure function of the events: the live view, `cases show`, `cases replay` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
 
 from events.envelope import CaseEvent, DomainEvent
@@ -51,6 +52,7 @@ def empty_state(event: CaseEvent) -> State:
         "review": None,
         "review_due": None,
         "sla_breached": False,
+        "waiting_for_reviewer": False,
         "opinion": None,
         "report": None,
         "report_recipients": [],
@@ -171,7 +173,8 @@ def _review(s: State, **changes: Any) -> None:
 
 @on("reviewer_assigned")
 def _assigned(s: State, e: Any) -> None:
-    _review(s, reviewer=e.reviewer_name, reviewer_id=e.reviewer_id)
+    _review(s, reviewer=e.reviewer_name, reviewer_id=e.reviewer_id, waiting_for_reviewer=False)
+    s["waiting_for_reviewer"] = False
 
 
 @on("reviewer_declined")
@@ -187,6 +190,7 @@ def _conflict(s: State, e: Any) -> None:
 @on("no_reviewer_available")
 def _no_reviewer(s: State, e: Any) -> None:
     _review(s, reviewer=None, waiting_for_reviewer=True)
+    s["waiting_for_reviewer"] = True
 
 
 @on("network_referral_sent")
@@ -259,3 +263,14 @@ def _closed(s: State, e: Any) -> None:
 @on("case_cancelled")
 def _cancelled(s: State, e: Any) -> None:
     s.update(status="cancelled", cancelled_reason=e.reason)
+
+
+def as_seen_on(state: State, today: date) -> State:
+    """The state as a reader sees it on `today`: a review still running (in review, no
+    opinion yet) past its due date is breached, whether or not the SLA clock has ticked
+    to record it (reads never write; the next tick records the breach)."""
+    due = state.get("review_due")
+    running = state.get("status") == "in_review" and state.get("opinion") is None
+    if running and due and not state.get("sla_breached") and today > date.fromisoformat(due):
+        return {**state, "sla_breached": True}
+    return state

@@ -41,7 +41,7 @@ ROUTES = {
 }
 
 
-class Review(Aggregate):
+class CaseReview(Aggregate):
     model: str
     route: str
     specialty: str
@@ -68,7 +68,7 @@ class Review(Aggregate):
     # -- starting and routing ---------------------------------------------------------------
 
     @classmethod
-    def start(cls, ready: CaseReadyForReview, directory: ReviewerDirectory, ctx: Context) -> Review:
+    def start(cls, ready: CaseReadyForReview, directory: ReviewerDirectory, ctx: Context) -> CaseReview:
         review = cls(ready.case_id)
         started_on = ready.ready_on
         review.record(
@@ -111,10 +111,22 @@ class Review(Aggregate):
         self.record(ConflictOfInterestDeclared, ctx, case_id=self.id, reviewer_id=reviewer, nature=nature)
         self.assign_next(directory, ctx)
 
+    def assign_if_waiting(self, directory: ReviewerDirectory, ctx: Context) -> None:
+        """A review that found nobody in the directory takes a reviewer once one is there."""
+        if self.stopped or self.opinion is not None or self.reviewer_id is not None:
+            return
+        if self.route == "network_referral":
+            return
+        if directory.match(self.route, self.specialty, self.id, self.excluded) is not None:
+            self.assign_next(directory, ctx)
+
     def attend_appointment(self, ctx: Context) -> None:
         self.check_in_progress()
         if self.appointment is None:
             raise Refused("no_appointment", "no appointment has been booked for this case")
+        if ctx.today < self.appointment[1]:
+            raise Refused("appointment_not_yet",
+                          f"the appointment is on {self.appointment[1].isoformat()}; attendance is recorded on or after that day")
         if not self.attended:
             self.record(AppointmentAttended, ctx, case_id=self.id, specialist_id=self.appointment[0],
                         attended_on=ctx.today)
@@ -157,8 +169,16 @@ class Review(Aggregate):
         if today > self.due_on:
             self.record(ReviewSlaBreached, ctx, case_id=self.id, due_on=self.due_on, detected_on=today)
 
-    def submit_opinion(self, outcome: str, summary: str, reviewer: str, ctx: Context) -> None:
+    def consent_withdrawn(self, scope: str, ctx: Context) -> None:
+        """Records access, or (for a third-party review) disclosure, is what the review
+        stands on: without it the review waits, its clock stopped."""
+        if scope == "records_access" or (scope == "third_party_disclosure" and self.model == "third_party"):
+            self.suspend(f"{scope}_withdrawn", ctx)
+
+    def submit_opinion(self, outcome: str, summary: str, reviewer: str, directory: ReviewerDirectory,
+                       ctx: Context) -> None:
         self.check_in_progress()
+        self.check_author(reviewer, directory)
         if self.route == "further_consultation" and self.appointment and not self.attended:
             # The specialist's opinion is given at the consultation: it took place.
             self.attend_appointment(ctx)
@@ -179,6 +199,20 @@ class Review(Aggregate):
             raise Refused("review_suspended", "the review is suspended until consent is given again")
         if self.opinion is not None:
             raise Refused("opinion_already_submitted", "the opinion for this case is already in")
+
+    def check_author(self, reviewer: str, directory: ReviewerDirectory) -> None:
+        """An in-house or consultant opinion comes from the reviewer assigned to the case,
+        named by id or name. A network referral's opinion names the network's own expert,
+        whom the insurer's directory does not list."""
+        if self.route == "network_referral":
+            return
+        assigned = self.check_assigned()
+        known = directory.reviewers.get(assigned)
+        names = {assigned, known.name if known else assigned}
+        wanted = " ".join(reviewer.split()).casefold()
+        if wanted not in {" ".join(n.split()).casefold() for n in names}:
+            raise Refused("not_assigned_reviewer",
+                          "the opinion must come from the reviewer assigned to this case")
 
     def check_assigned(self) -> str:
         self.check_in_progress()

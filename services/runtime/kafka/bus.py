@@ -1,24 +1,21 @@
-"""The command line over Kafka: commands act on the owning service's store, exactly as
-that service's own API would; the workers carry the consequences over the topics.
+"""Waiting for the Kafka workers to settle after a command.
 
 After a command, `pump()` waits until the deployment is quiet (every outbox published,
 every consumer group caught up), so what the command prints includes what the services
-did in response: the same read-your-writes the embedded runtime gives.
+did in response: the same read-your-writes the embedded pipeline gives.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from events.topics import case_topic
-from services.common.context import Clock
 from services.common.errors import ServiceUnavailable
-from services.runtime.deployment import SERVICES, leaders_of
-from services.runtime.embedded import Deployment
+from services.runtime.application import ServiceApplication
 from services.runtime.kafka.config import KafkaSettings
 from services.runtime.kafka.consumer import group_id
 from services.runtime.kafka.outbox import relay_name
@@ -28,19 +25,17 @@ class WorkersNotSettled(ServiceUnavailable):
     """The workers did not catch up in time: are all four `cases worker` running?"""
 
 
-class BusRuntime(Deployment):
-    replays_from_stores = False  # replay reads what reporting built from the topics
-
-    def __init__(self, home: Path, settings: KafkaSettings, clock: Clock | None = None,
-                 settle_timeout: float = 60.0):
-        super().__init__(home, clock)
+class KafkaSettle:
+    def __init__(self, services: Mapping[str, ServiceApplication], pipes: Sequence[tuple[str, str]],
+                 settings: KafkaSettings, settle_timeout: float = 60.0):
+        self.services = services
+        self.pipes = tuple(pipes)
         self.settings = settings
         self.settle_timeout = settle_timeout
         try:
             self.admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="cases-cli")
             self.offsets = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="cases-cli")
         except KafkaError:
-            super().close()
             raise ServiceUnavailable(f"no Kafka broker at {settings.bootstrap}") from None
 
     def pump(self) -> int:
@@ -63,9 +58,9 @@ class BusRuntime(Deployment):
             published = app.recorder.max_tracking_id(relay_name(case_topic(name))) or 0
             if (app.recorder.max_notification_id() or 0) > published:
                 return f"{name}'s outbox has unpublished events"
-        for name in SERVICES:
+        for name in self.services:
             partitions = [TopicPartition(case_topic(leader), p)
-                          for leader in leaders_of(name)
+                          for leader, follower in self.pipes if follower == name
                           for p in self.offsets.partitions_for_topic(case_topic(leader)) or ()]
             ends = self.offsets.end_offsets(partitions)
             committed = self.admin.list_group_offsets([group_id(name)]).get(group_id(name), {})
@@ -78,4 +73,3 @@ class BusRuntime(Deployment):
     def close(self) -> None:
         self.offsets.close()
         self.admin.close()
-        super().close()

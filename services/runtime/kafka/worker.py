@@ -14,13 +14,11 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from kafka.errors import KafkaError
 
-from services.common.context import Context, SystemClock
-from services.runtime.deployment import build_service, leaders_of
+from services.runtime.application import ServiceApplication, retrying
 from services.runtime.kafka.config import KafkaSettings
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer
@@ -33,20 +31,21 @@ GAUGE_SECONDS = 5.0
 
 
 class Worker:
-    def __init__(self, name: str, home: Path, settings: KafkaSettings, sla_check_seconds: float = 60,
-                 instance: int = 0, instances: int = 1, metrics_port: int = 0):
+    def __init__(self, app: ServiceApplication, leaders: list[str], settings: KafkaSettings,
+                 timer_seconds: float = 60, instance: int = 0, instances: int = 1,
+                 metrics_port: int = 0):
         ensure_topics(settings)
-        self.app = build_service(name, home, SystemClock())
-        self.metrics = WorkerMetrics(name)
+        self.app = app
+        self.metrics = WorkerMetrics(app.name, app.register_metrics)
         self.metrics_port = self.metrics.serve(metrics_port)  # before Kafka: a busy port fails fast
         self.producer = make_producer(settings.bootstrap)
         self.relay = OutboxRelay(self.app, self.producer)
-        self.consumer = ServiceConsumer(self.app, leaders_of(name), settings.bootstrap, self.producer,
+        self.consumer = ServiceConsumer(self.app, leaders, settings.bootstrap, self.producer,
                                         instance, instances, self.metrics)
-        # One relay and one SLA clock per service: instance 0 runs them.
+        # One relay and one timer per service: instance 0 runs them.
         self.relays = instance == 0
-        self.sla_check_seconds = sla_check_seconds if name == "review" and instance == 0 else 0
-        self.next_sla_check = 0.0
+        self.timer_seconds = timer_seconds if instance == 0 else 0
+        self.next_timer = 0.0
         self.next_gauges = 0.0
         self.running = True
 
@@ -56,11 +55,9 @@ class Worker:
         if self.relays:
             published += self.relay.publish_pending()
         self.metrics.events_published(published)
-        if self.sla_check_seconds and time.monotonic() >= self.next_sla_check:
-            self.next_sla_check = time.monotonic() + self.sla_check_seconds
-            ctx = Context(actor="service:review", now=self.app.clock.now())
-            breached = self.app.flag_overdue_reviews(ctx.today, ctx)  # type: ignore[attr-defined]
-            self.metrics.sla_breaches_flagged(breached)
+        if self.timer_seconds and time.monotonic() >= self.next_timer:
+            self.next_timer = time.monotonic() + self.timer_seconds
+            retrying(lambda: self.app.on_timer(self.app.clock.now()))
         if self.metrics_port and time.monotonic() >= self.next_gauges:
             self.next_gauges = time.monotonic() + GAUGE_SECONDS
             self.refresh_gauges()
@@ -74,9 +71,7 @@ class Worker:
             log.info("consumer lag not measured: %s", type(error).__name__)
         if self.relays:
             self.metrics.relay_backlog(self.relay.backlog())
-        views = getattr(self.app, "views", None)  # reporting's read models
-        if views is not None:
-            self.metrics.case_views(views.count_by_status(), views.all_states())
+        self.app.refresh_metrics()
 
     def run(self) -> None:
         def stop(*_: Any) -> None:

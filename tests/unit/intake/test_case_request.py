@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import BadInput
-from services.intake.domain.request import parse_case_request
+from services.intake.request_file import parse_case_request
 
 TODAY = date(2025, 6, 20)
 

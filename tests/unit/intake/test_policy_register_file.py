@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.common.errors import BadInput
-from services.intake.domain.register_file import parse_register
+from services.intake.register_file import parse_register
 
 SPEC_POLICY: dict[str, Any] = {
     "number": "AXA-100234",

@@ -229,7 +229,7 @@ def test_findings_as_of_a_moment_see_only_the_events_up_to_it(desk: Desk) -> Non
 
 
 def test_the_terminal_view_highlights_a_finding_and_the_sla(desk: Desk) -> None:
-    from services import presenters
+    from services.cli import presenters
 
     desk.load_policies(policy())
     case = desk.open()

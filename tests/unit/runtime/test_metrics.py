@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import socket
 import urllib.request
+from pathlib import Path
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.reporting.metrics import CaseGauges
 from services.runtime.metrics import DEAD_LETTER_REASONS, WorkerMetrics, dead_letter_reason
 from tests.fixtures import Desk, policy
 
@@ -21,7 +23,7 @@ def samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple[tuple[str, str], ..
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_every_worker_renders_the_common_metrics_with_their_labels() -> None:
+def test_every_worker_renders_the_common_metrics_with_their_labels(tmp_path: Path) -> None:
     text = generate_latest(WorkerMetrics("records").registry).decode()
     for name in ("cases_events_processed_total", "cases_events_redelivered_total",
                  "cases_events_published_total", "cases_dead_letters_total",
@@ -34,8 +36,15 @@ def test_every_worker_renders_the_common_metrics_with_their_labels() -> None:
         assert got[("cases_dead_letters_total", (("reason", reason), ("service", "records")))] == 0
     # Only review runs the SLA clock and only reporting holds the views.
     assert "cases_sla_breaches_flagged" not in text and "cases_open_cases" not in text
-    assert "cases_sla_breaches_flagged_total" in generate_latest(WorkerMetrics("review").registry).decode()
-    assert "cases_open_cases" in generate_latest(WorkerMetrics("reporting").registry).decode()
+    desk = Desk(tmp_path)
+    try:
+        review = WorkerMetrics("review", desk.rt.review.register_metrics)
+        reporting = WorkerMetrics("reporting", desk.rt.reporting.register_metrics)
+        assert "cases_sla_breaches_flagged_total" in generate_latest(review.registry).decode()
+        assert "cases_open_cases" in generate_latest(reporting.registry).decode()
+        assert "cases_open_cases" not in generate_latest(review.registry).decode()
+    finally:
+        desk.close()
 
 
 def test_counting_real_events_labels_them_by_type_never_by_case(desk: Desk) -> None:
@@ -92,11 +101,12 @@ def test_dead_letter_reasons_are_bucketed_into_a_fixed_set() -> None:
 
 
 def test_gauges_lag_backlog_and_case_views() -> None:
-    metrics = WorkerMetrics("reporting")
+    gauges: list[CaseGauges] = []
+    metrics = WorkerMetrics("reporting", lambda registry: gauges.append(CaseGauges(registry)))
     metrics.consumer_lag({("cases.intake", 0): 5, ("cases.intake", 1): 0})
     metrics.relay_backlog(7)
     metrics.events_published(3)
-    metrics.case_views({"awaiting_consent": 2, "in_review": 1, "closed": 4},
+    gauges[0].update({"awaiting_consent": 2, "in_review": 1, "closed": 4},
                        [{"status": "in_review", "sla_breached": True},
                         {"status": "closed", "sla_breached": True},
                         {"status": "awaiting_consent", "sla_breached": False}])
@@ -112,17 +122,25 @@ def test_gauges_lag_backlog_and_case_views() -> None:
     assert got[("cases_sla_breached_open_cases", ())] == 1
 
     # A status no case holds any more falls back to 0 rather than keeping its last value.
-    metrics.case_views({"in_review": 3}, [])
+    gauges[0].update({"in_review": 3}, [])
     got = samples(metrics)
     assert got[("cases_open_cases", (("status", "awaiting_consent"),))] == 0
     assert got[("cases_open_cases", (("status", "in_review"),))] == 3
 
 
-def test_review_counts_breaches_it_flags() -> None:
-    metrics = WorkerMetrics("review")
-    metrics.sla_breaches_flagged(0)
-    metrics.sla_breaches_flagged(2)
-    assert samples(metrics)[("cases_sla_breaches_flagged_total", (("service", "review"),))] == 2
+def test_review_counts_breaches_its_clock_flags(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    try:
+        metrics = WorkerMetrics("review", desk.rt.review.register_metrics)
+        desk.load_policies(policy())
+        case = desk.open()
+        desk.to_review(case)
+        assert desk.rt.review.on_timer(desk.clock.now()) == 0
+        desk.later(days=30)
+        assert desk.rt.review.on_timer(desk.clock.now()) == 1
+        assert samples(metrics)[("cases_sla_breaches_flagged_total", (("service", "review"),))] == 1
+    finally:
+        desk.close()
 
 
 def free_port() -> int:

@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from services.common.errors import BadInput, Refused
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _LazyConsole:
+    """rich loads on the first thing printed for people: --json and sla due never pay for it."""
+
+    def __init__(self, stderr: bool = False):
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False)
+        return getattr(self._console, name)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def Table(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for rich's class
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+out: Any = _LazyConsole()
+err: Any = _LazyConsole(stderr=True)
 
 
 def print_json(result: dict[str, Any]) -> None:
@@ -226,6 +254,35 @@ def analytics(r: dict[str, Any]) -> None:
 
 
 def demo_summary(r: dict[str, Any]) -> None:
-    from services.simulation.summary import print_summary
+    print_where(r)
+    out.print(f"[bold]Demo batch[/bold]: {r['cases']} cases (seed {r['seed']})")
+    table = Table(title="Cases by status")
+    table.add_column("status")
+    table.add_column("cases", justify="right")
+    for status, n in r["by_status"].items():
+        table.add_row(status, str(n))
+    out.print(table)
+    table = Table(title="Cases by delivery model and outcome")
+    for col in ("model", "outcome", "cases"):
+        table.add_column(col, justify="right" if col == "cases" else "left")
+    for row in r["by_model_outcome"]:
+        table.add_row(row["model"], row["outcome"], str(row["cases"]))
+    out.print(table)
+    table = Table(title="Declined at eligibility, by reason")
+    table.add_column("reason")
+    table.add_column("cases", justify="right")
+    for reason, n in r["declined_by_reason"].items():
+        table.add_row(reason, str(n))
+    out.print(table)
+    out.print(f"Opinions: {r['opinions']}; median working days from review start to opinion: "
+              f"[bold]{r['median_working_days_to_opinion']}[/bold]")
+    out.print(f"SLA breaches: [bold]{r['sla_breaches']}[/bold]")
+    out.print(f"Unhappy paths run: {r['unhappy_paths']}")
+    out.print(f"Commands refused by a business rule: {r['refusals'] or 'none'}")
+    if r["replay"]:
+        replay({**r["replay"], "as_of": None})
 
-    print_summary(r, out)
+
+def print_where(r: dict[str, Any]) -> None:
+    out.print(f"The demo's stores are in [bold]{r['home']}[/bold]: look a case up with"
+              f" `cases --home {r['home']} show CASE_ID`.")

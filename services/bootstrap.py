@@ -1,0 +1,257 @@
+"""The composition root: which services there are, who follows whom, their keys, and how
+each application is built on its store. Everything that wires the business to the
+technology happens here; `services/runtime/` knows no service, and no service knows the
+runtime that drives it.
+
+- A new service: its package under `services/`, a line in `SERVICES` and `build`, its
+  leaders in `PIPES`.
+- A new reaction: a method on the service's application, listed in its `reactions`
+  (or, deliberately, in its `ignores`).
+- A new event: a model in `events/`, registered there; then `make schemas`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from uuid import UUID
+
+from services.common.context import Clock, SystemClock
+from services.common.errors import Refused
+from services.runtime.application import ServiceApplication, retrying
+from services.runtime.stores import prepare_store, store_env
+
+if TYPE_CHECKING:
+    from services.intake.application import Intake
+    from services.records.application import Records
+    from services.reporting.application import Reporting
+    from services.review.application import Review
+    from services.runtime.kafka.config import KafkaSettings
+
+T = TypeVar("T")
+
+SERVICES = ("intake", "records", "review", "reporting")
+
+#: (leader, follower). Intake follows reporting only to learn that a report went out.
+PIPES: tuple[tuple[str, str], ...] = (
+    ("intake", "records"),
+    ("intake", "review"),
+    ("records", "review"),
+    ("intake", "reporting"),
+    ("records", "reporting"),
+    ("review", "reporting"),
+    ("reporting", "intake"),
+)
+
+
+def leaders_of(service: str) -> list[str]:
+    return [leader for leader, follower in PIPES if follower == service]
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Per-deployment secrets, one per purpose, derived from one root secret kept beside
+    the stores (a real deployment would hold the root in a KMS)."""
+
+    member: bytes  # member references
+    pack: bytes  # case pseudonyms in review packs
+    analytics: bytes  # analytics references
+
+    @classmethod
+    def from_root(cls, root: bytes) -> Keys:
+        return cls(*(hashlib.sha256(root + purpose.encode()).digest()
+                     for purpose in ("member", "pack", "analytics")))
+
+
+KEY_FILE = "deployment.key"
+
+
+def load_keys(home: Path, *, create: bool = True) -> Keys:
+    """The deployment's keys. The root secret is made on first use by a command that
+    writes (32 random bytes, mode 0600): written aside and linked into place, so a process
+    starting at the same moment never reads half a key, and of two creators the first
+    one wins."""
+    path = home / KEY_FILE
+    if not path.exists():
+        if not create:
+            raise FileNotFoundError(f"no {KEY_FILE} in {home}")
+        home.mkdir(parents=True, exist_ok=True)
+        draft = home / f".{KEY_FILE}.{os.getpid()}"
+        draft.write_bytes(secrets.token_bytes(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return Keys.from_root(path.read_bytes())
+
+
+# -- the applications ------------------------------------------------------------------------
+
+
+def build(name: str, env: dict[str, str], clock: Clock, keys: Keys | None) -> ServiceApplication:
+    """One service's application on the store `env` describes. Intake and records need
+    their keys (a read-only build of them may pass None: it makes no pseudonym)."""
+    from services.intake.application import Intake
+    from services.records.application import Records
+    from services.reporting.application import Reporting
+    from services.review.application import Review
+
+    nokey = b""  # a read-only application never makes a pseudonym
+    if name == "intake":
+        return Intake(env, clock, member_key=keys.member if keys else nokey)
+    if name == "records":
+        return Records(env, clock, pack_key=keys.pack if keys else nokey)
+    if name == "review":
+        return Review(env, clock)
+    if name == "reporting":
+        return Reporting(env, clock)
+    raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICES)}")
+
+
+def build_service(name: str, home: Path, clock: Clock | None = None, *, readonly: bool = False,
+                  keys: Keys | None = None) -> ServiceApplication:
+    """A service on its store under `home` (or the configured database). Writing, its
+    tables are made if they are missing (once; see `prepare_store`)."""
+    clock = clock or SystemClock()
+    if not readonly and keys is None:
+        keys = load_keys(home)
+    app = build(name, store_env(home, name, readonly=readonly), clock, keys)
+    if not readonly:
+        try:
+            retrying(lambda: prepare_store(app, app.extra_tables()))
+        except BaseException:
+            app.close()
+            raise
+    return app
+
+
+# -- a deployment ----------------------------------------------------------------------------
+
+
+class Deployment:
+    """The four services on their stores, as a command line or a test drives them, and
+    the pipeline that carries events between them (embedded, or the Kafka workers)."""
+
+    #: Where `replay` reads a case's events: the stores themselves, or reporting's trail.
+    replays_from_stores = True
+
+    def __init__(self, home: Path, clock: Clock | None = None, *, readonly: bool = False):
+        self.home = home
+        self.readonly = readonly
+        self.clock = clock or SystemClock()
+        keys = None if readonly else load_keys(home)
+        self.services: dict[str, ServiceApplication] = {}
+        try:
+            for name in SERVICES:
+                self.services[name] = build_service(name, home, self.clock, readonly=readonly, keys=keys)
+        except BaseException:
+            self.close()
+            raise
+        self.intake = cast("Intake", self.services["intake"])
+        self.records = cast("Records", self.services["records"])
+        self.review = cast("Review", self.services["review"])
+        self.reporting = cast("Reporting", self.services["reporting"])
+
+    def pump(self) -> int:
+        """Carry every recorded event to the services that follow its service."""
+        return 0
+
+    def command(self, call: Callable[[], T]) -> T:
+        """One command: retried on a conflict with a concurrent writer (each attempt is
+        one transaction, so nothing is half-recorded), then the followers catch up."""
+        result = retrying(call)
+        self.pump()
+        return result
+
+    def case_command(self, case_id: UUID, call: Callable[[], Any]) -> dict[str, Any]:
+        """A command on one case: an unknown case is bad input; a declined or cancelled
+        case refuses every command, whichever service owns it. Returns the case after."""
+        self.case_must_be_open(case_id)
+        self.command(call)
+        return self.reporting.case_state(case_id)
+
+    def case_must_be_open(self, case_id: UUID) -> dict[str, Any]:
+        state = self.reporting.case_state(case_id)
+        if state["status"] == "declined":
+            raise Refused("case_declined", "the case was declined at eligibility")
+        if state["status"] == "cancelled":
+            raise Refused("case_cancelled", "the case was cancelled")
+        return state
+
+    def tick(self) -> int:
+        """The clocks' tick: every service's periodic work (review flags overdue reviews)."""
+        changed = sum(retrying(lambda app=app: app.on_timer(self.clock.now()))  # type: ignore[misc]
+                      for app in self.services.values())
+        self.pump()
+        return changed
+
+    def flag_overdue_reviews(self) -> int:
+        return self.tick()
+
+    def close(self) -> None:
+        for app in self.services.values():
+            app.close()
+
+
+class EmbeddedRuntime(Deployment):
+    """One process: followers read their leaders' notification logs directly."""
+
+    def __init__(self, home: Path, clock: Clock | None = None, *, readonly: bool = False):
+        super().__init__(home, clock, readonly=readonly)
+        from services.runtime.embedded import EmbeddedPipeline
+
+        self.pipeline = EmbeddedPipeline(self.services, PIPES)
+
+    def pump(self) -> int:
+        if self.readonly:
+            return 0
+        return self.pipeline.pump()
+
+
+class BusRuntime(Deployment):
+    """The command line over Kafka: commands act on the owning service's store; the
+    workers carry the consequences over the topics, and `pump` waits until they did."""
+
+    replays_from_stores = False  # replay reads what reporting built from the topics
+
+    def __init__(self, home: Path, settings: KafkaSettings, clock: Clock | None = None, *,
+                 readonly: bool = False, settle_timeout: float = 60.0):
+        super().__init__(home, clock, readonly=readonly)
+        from services.runtime.kafka.bus import KafkaSettle
+
+        self.settings = settings
+        try:
+            self.settle = KafkaSettle(self.services, PIPES, settings, settle_timeout)
+        except BaseException:
+            super().close()
+            raise
+
+    def pump(self) -> int:
+        if self.readonly:
+            return 0
+        return self.settle.pump()
+
+    def close(self) -> None:
+        settle: Any = getattr(self, "settle", None)
+        if settle is not None:
+            settle.close()
+        super().close()
+
+
+def deployment(home: Path, clock: Clock | None = None, *, readonly: bool = False,
+               bus: KafkaSettings | None = None) -> Deployment:
+    """The deployment the one runtime setting (CASES_BUS) names: embedded, or over Kafka."""
+    if bus is None:
+        return EmbeddedRuntime(home, clock, readonly=readonly)
+    return BusRuntime(home, bus, clock, readonly=readonly)
