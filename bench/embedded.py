@@ -19,11 +19,11 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
 
 from bench.protocol import Sample, settle, timed, unsettle
+from services.bootstrap import EmbeddedRuntime
 from services.common.context import LONDON, Context, SettableClock
 from services.intake.register_file import parse_register
 from services.intake.request_file import parse_case_request
 from services.review.reviewers_file import parse_reviewers
-from services.bootstrap import EmbeddedRuntime
 
 STORES = ("intake", "records", "review", "reporting")
 #: A Thursday morning in London, as in tests/fixtures.py: every case runs inside it.
@@ -98,7 +98,7 @@ def _nhs_number(rng: random.Random) -> str:
     """A random NHS number that passes the modulus-11 check."""
     while True:
         digits = [rng.randint(0, 9) for _ in range(9)]
-        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1))) % 11
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=False)) % 11
         if check == 11:
             check = 0
         if check != 10:

@@ -37,9 +37,9 @@ from bench.kafka_raw import KafkaSettings, Workload, drop_topics, fresh_topics
 from bench.kafka_source import CONSUMER, bench_relay, copy_stores
 from bench.protocol import Sample, settle, timed, unsettle
 from bench.sysinfo import broker_pids
+from services.bootstrap import build_service
 from services.common.context import SettableClock
 from services.runtime.application import ServiceApplication
-from services.bootstrap import build_service
 from services.runtime.kafka import consumer as consumer_module
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import embedded
+from services.bootstrap import EmbeddedRuntime, build_service, leaders_of
 from services.common.context import SettableClock
-from services.bootstrap import build_service, leaders_of
-from services.bootstrap import EmbeddedRuntime
 from services.runtime.kafka.outbox import OutboxRelay, relay_name
 
 #: The services whose topics the consumer under test (reporting) reads: its leaders.

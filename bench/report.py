@@ -102,7 +102,7 @@ def _render(rows: list[tuple[str, ...]], notes: set[int]) -> str:
               for i in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.intake import DeliveryModel, Nation
 from events.review import Outcome
 
-TYPE_NAME = "analytics_case_fact"
-SCHEMA_VERSION = 1
+TYPE_NAME: Literal["analytics_case_fact"] = "analytics_case_fact"
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class AnalyticsCaseFact(BaseModel):

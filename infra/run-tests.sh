@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The guard rails first: they take seconds and name what broke.
+echo "guard rails: ruff, mypy (strict on events/ and every domain/), import contracts"
+.venv/bin/ruff check services events tests bench examples
+.venv/bin/mypy events services
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
+
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 started=()

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from services.bootstrap import EmbeddedRuntime
 from services.common.context import LONDON, Context, SettableClock
 from services.intake.register_file import parse_register
 from services.intake.request_file import parse_case_request
 from services.review.reviewers_file import parse_reviewers
-from services.bootstrap import EmbeddedRuntime
 
 POLICY = {
     "number": "AXA-100234", "insurer": "AXA Health", "product": "Personal Health",

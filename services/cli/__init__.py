@@ -11,8 +11,7 @@ import sys
 
 import typer
 
-from services.cli import presenters
-from services.cli import audit_commands, case_commands, operations  # noqa: F401 - they register the commands
+from services.cli import audit_commands, case_commands, operations, presenters  # noqa: F401 - they register the commands
 from services.cli.plumbing import OPTIONS, Done, app
 from services.common.errors import BadInput, Refused, ServiceUnavailable
 
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except typer.Abort:
         return 1
-    except Exception as error:  # noqa: BLE001 - the store or disk failed: a clean exit 3
+    except Exception as error:
         unavailable = infrastructure_failure(error)
         if unavailable is None:
             raise
@@ -86,9 +85,13 @@ def infrastructure_failure(error: Exception) -> ServiceUnavailable | None:
         text = str(error).lower()
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             return ServiceUnavailable("a store is read-only; this command records changes")
-        return ServiceUnavailable("a store could not be used: " + type(error).__name__)
+        if "locked" in text or "busy" in text or "timeout" in text:
+            return ServiceUnavailable("a store is busy with other writers; nothing was recorded, try again")
+        if "connect" in text or "connection" in text:
+            return ServiceUnavailable("the database cannot be reached")
+        return ServiceUnavailable("a store could not be used; nothing was recorded")
     if isinstance(error, OSError):
-        return ServiceUnavailable(f"the disk refused: {error.strerror or type(error).__name__}")
+        return ServiceUnavailable(f"the disk refused: {error.strerror or 'an input/output error'}")
     return None
 
 

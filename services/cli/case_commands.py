@@ -12,6 +12,7 @@ import typer
 
 from services.cli import presenters
 from services.cli.plumbing import (
+    REQUEST_MAX_BYTES,
     Done,
     app,
     choice,
@@ -59,7 +60,7 @@ def open_case(file: str = typer.Argument(..., help="Case request JSON (SPEC sect
     from services.intake.request_file import parse_case_request
 
     ctx = context()
-    request = parse_case_request(read_file(file), ctx.today)
+    request = parse_case_request(read_file(file, max_bytes=REQUEST_MAX_BYTES), ctx.today)
     with runtime() as rt:
         opened = rt.command(lambda: rt.intake.open_case(request, ctx))
     emit(opened.as_json(), presenters.opened)

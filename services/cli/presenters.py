@@ -35,9 +35,16 @@ def escape(text: str) -> str:
 
 
 def Table(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for rich's class
+    """A rich table whose cells wrap rather than end in an ellipsis: at 80 columns an id or
+    a time is folded onto two lines, never cut to nothing."""
     from rich.table import Table as RichTable
 
-    return RichTable(*args, **kwargs)
+    class FoldingTable(RichTable):
+        def add_column(self, *a: Any, **k: Any) -> None:
+            k.setdefault("overflow", "fold")
+            super().add_column(*a, **k)
+
+    return FoldingTable(*args, **kwargs)
 
 
 out: Any = _LazyConsole()
@@ -165,7 +172,7 @@ def _changes(changed: dict[str, Any]) -> str:
     """The keys an event changed; the status with its move; a case's first event as such."""
     if changed and all(c["before"] is None for c in changed.values()) and "case_id" in changed:
         return f"case created ({changed.get('status', {}).get('after', '-')})"
-    parts = []
+    parts: list[str] = []
     for key, change in changed.items():
         if key == "status":
             parts.insert(0, f"status {change['before'] or '-'} -> {change['after'] or '-'}")
@@ -236,7 +243,7 @@ def consent_history(r: dict[str, Any]) -> None:
     for col in ("at", "scope", "action", "actor", "channel"):
         table.add_column(col)
     for row in r["history"]:
-        table.add_row(row["at"][:19], row["scope"], row["action"], row["actor"], row["channel"])
+        table.add_row(london_time(row["at"]), row["scope"], row["action"], row["actor"], row["channel"])
     out.print(table)
 
 

@@ -19,7 +19,7 @@ from events.intake import (
     MemberProfile,
     PolicyTerms,
 )
-from events.reporting import ReportDelivered
+from events.reporting import CaseClosed, ReportDelivered, ReportPrepared
 from services.common import pseudonyms
 from services.common.context import Clock, Context
 from services.common.errors import Refused, UnknownCase
@@ -136,6 +136,8 @@ class Intake(ServiceApplication):
         return case
 
     reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {ReportDelivered: on_report_delivered}
+    #: Reporting's events intake does not act on: only the report going out concludes a case.
+    ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset({ReportPrepared, CaseClosed})
 
 
 def opened_fields(request: CaseRequest, member_ref: UUID) -> dict[str, Any]:

@@ -7,7 +7,15 @@ from typing import ClassVar
 from uuid import UUID
 
 from events.envelope import DomainEvent
-from events.intake import CaseCancelled, CaseOpened, EligibilityConfirmed, EligibilityDeclined
+from events.intake import (
+    CaseCancelled,
+    CaseConcluded,
+    CaseOpened,
+    EligibilityConfirmed,
+    EligibilityDeclined,
+    MemberIdentified,
+    PolicyTermsRecorded,
+)
 from events.records import ClinicalFacts
 from services.common import pseudonyms
 from services.common.context import Clock, Context
@@ -95,3 +103,7 @@ class Records(ServiceApplication):
         EligibilityDeclined: on_eligibility_declined,
         CaseCancelled: on_case_cancelled,
     }
+    #: Intake's events records does not act on. Above all `member_identified`: records never
+    #: receives a direct identifier (the pull filters it out by type).
+    ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset(
+        {PolicyTermsRecorded, MemberIdentified, CaseConcluded})

@@ -25,7 +25,7 @@ Progress = Callable[[int], None]
 def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[DomainEvent]]:
     for app in services.values():
         for section in app.notification_sections(size=BATCH):
-            yield [app.mapper.to_domain_event(n) for n in section]
+            yield [app.decode(n) for n in section]
 
 
 def topic_batches(bootstrap: str) -> Iterator[list[DomainEvent]]:

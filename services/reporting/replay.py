@@ -25,7 +25,7 @@ def case_events(services: Mapping[str, ServiceApplication], case_id: UUID) -> li
     found: list[DomainEvent] = []
     for app in services.values():
         for stored in app.recorder.select_events(case_id):
-            found.append(app.mapper.to_domain_event(stored))
+            found.append(app.decode(stored))
     return sorted(found, key=causal_order)
 
 

@@ -128,7 +128,7 @@ def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) ->
                          "topic": f"{topic}[{message.partition}]@{message.offset}"}
                 if event is None:
                     broken.append({**where, "problem": "on the topic but not in the store"})
-                elif message.value != encode(app.mapper.to_domain_event(event)):
+                elif message.value != encode(app.decode(event)):
                     broken.append({**where, "type": event.topic,
                                    "problem": "the topic's copy differs from the stored event"})
                 seen.add(position)

@@ -8,11 +8,12 @@ schema differ (`ViewSql`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
 import orjson
+
 from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
 from services.reporting.projections.case_state import SERVICE_ORDER, apply, causal_order, fold
@@ -95,7 +96,7 @@ def update_views(sql: ViewSql, c: Any, events: Iterable[DomainEvent]) -> None:
 
 def causal_key(event: DomainEvent) -> str:
     """`causal_order` as text that sorts the same way, for the database."""
-    at = event.occurred_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    at = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return f"{at}|{SERVICE_ORDER[event.service]}|{event.originator_version:012d}"
 
 

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from events.envelope import DomainEvent
+from events import intake, records
+from events.envelope import CaseEvent, DomainEvent
 from events.intake import CaseCancelled
 from events.records import CaseReadyForReview, ConsentWithdrawn
 from events.review import (
@@ -119,7 +120,7 @@ class Review(ServiceApplication):
         for event in self.stored_events(topics=_CLOCK_EVENTS):
             if isinstance(event, (ReviewStarted, ReviewResumed)):
                 due[event.case_id] = event.due_on
-            else:
+            elif isinstance(event, CaseEvent):
                 due.pop(event.case_id, None)
         return due
 
@@ -127,7 +128,8 @@ class Review(ServiceApplication):
         """Reviews that found no reviewer in the directory and still have none."""
         waiting: dict[UUID, bool] = {}
         for event in self.stored_events(topics=_WAITING_EVENTS):
-            waiting[event.case_id] = isinstance(event, NoReviewerAvailable)
+            if isinstance(event, CaseEvent):
+                waiting[event.case_id] = isinstance(event, NoReviewerAvailable)
         return [case_id for case_id, is_waiting in waiting.items() if is_waiting]
 
     # -- reactions ------------------------------------------------------------------------
@@ -156,3 +158,13 @@ class Review(ServiceApplication):
         ConsentWithdrawn: on_consent_withdrawn,
         CaseCancelled: on_case_cancelled,
     }
+    #: Its leaders' events review does not act on: it starts from `case_ready_for_review`,
+    #: which records sends once records, consents and (third party) the pack are in place.
+    ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset({
+        intake.PolicyTermsRecorded, intake.CaseOpened, intake.MemberIdentified,
+        intake.EligibilityConfirmed, intake.EligibilityDeclined, intake.CaseConcluded,
+        records.CaseFileOpened, records.ConsentRequested, records.CaseFileClosed,
+        records.ConsentGranted, records.RecordsRequested, records.RecordReceived,
+        records.RecordsUnobtainable, records.RecordsCompleted, records.CollectionSuspended,
+        records.CollectionResumed, records.ReviewPackPrepared, records.ReviewPackRecalled,
+    })

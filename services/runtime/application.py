@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -136,7 +136,7 @@ class ServiceApplication(ProcessApplication[UUID]):
         extras = {"in_transaction": write} if write is not None else {}
         self.events.put(list(recorded), tracking=tracking, **extras)
 
-    def save(self, *aggregates: Any, **_: Any) -> list[Any]:  # type: ignore[override]
+    def save(self, *aggregates: Any, **_: Any) -> list[Any]:
         """A command's changes: every pending event of the given aggregates, one transaction."""
         self.commit([event for aggregate in aggregates if aggregate is not None
                      for event in aggregate.collect_events()])
@@ -154,14 +154,19 @@ class ServiceApplication(ProcessApplication[UUID]):
     def stored_events(self, topics: Sequence[str] = ()) -> Iterator[DomainEvent]:
         """Every event this service stored, in notification order."""
         for section in self.notification_sections(topics):
-            yield from (self.mapper.to_domain_event(n) for n in section)
+            yield from (self.decode(n) for n in section)
+
+    def decode(self, stored: Any) -> DomainEvent:
+        """A stored row (or notification) as the published event it holds."""
+        # Our mapper (PublishedEventMapper) only ever makes the published pydantic events.
+        return cast(DomainEvent, self.mapper.to_domain_event(stored))
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate as stored, or as changed earlier in the batch being applied."""
         if self._batch is not None and aggregate_id in self._batch:
             return self._batch[aggregate_id]  # type: ignore[return-value]
         try:
-            return self.repository.get(aggregate_id, projector_func=cls.project)  # type: ignore[return-value]
+            return self.repository.get(aggregate_id, projector_func=cls.project)
         except AggregateNotFoundError:
             return None
 
@@ -178,7 +183,7 @@ class ServiceApplication(ProcessApplication[UUID]):
             causation_id=event.event_id,
         )
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_events([(domain_event, tracking)])
 
     def process_events(self, jobs: Sequence[tuple[Any, Tracking]]) -> int:

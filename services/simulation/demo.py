@@ -13,10 +13,10 @@ from typing import Any
 
 from rich.progress import Progress
 
+from services.bootstrap import Deployment, EmbeddedRuntime
 from services.common.context import LONDON, Context, SettableClock, london_date
 from services.intake.register_file import parse_register
 from services.review.reviewers_file import parse_reviewers
-from services.bootstrap import Deployment, EmbeddedRuntime
 from services.simulation.catalogue import reviewer_directory
 from services.simulation.population import case_request, policy_register
 from services.simulation.scenarios import Simulation, case_journey

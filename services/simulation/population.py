@@ -51,7 +51,7 @@ def policy_register(rng: random.Random, batch_begins: date, per_insurer: int = 2
 def nhs_number(rng: random.Random) -> str:
     while True:
         digits = [rng.randrange(10) for _ in range(9)]
-        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1))) % 11
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=False)) % 11
         check = 0 if check == 11 else check
         if check != 10:
             return "".join(map(str, digits)) + str(check)

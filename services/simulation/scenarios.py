@@ -12,11 +12,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from services.bootstrap import Deployment
 from services.common.context import LONDON, Context
 from services.common.errors import Refused
 from services.intake.request_file import parse_case_request
 from services.review.domain.sla import add_working_days, working_days_between
-from services.bootstrap import Deployment
 from services.simulation.catalogue import RECORD_SOURCES
 
 Step = Iterator[timedelta | datetime]

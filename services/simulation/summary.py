@@ -7,8 +7,8 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from services.reporting.replay import case_events, replay
 from services.bootstrap import Deployment
+from services.reporting.replay import case_events, replay
 
 
 def summarise(rt: Deployment, sim: Any, *, seed: int, cases: int) -> dict[str, Any]:
@@ -43,5 +43,5 @@ def pick_example(states: list[dict[str, Any]]) -> str | None:
     """A third-party case whose report went to the GP: it shows every service at work."""
     for s in states:
         if s["model"] == "third_party" and "gp" in s["report_recipients"]:
-            return s["case_id"]
+            return str(s["case_id"])
     return states[0]["case_id"] if states else None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from services.reporting.analytics.facts import analytics_fact
 from services.bootstrap import load_keys
+from services.reporting.analytics.facts import analytics_fact
 from services.reporting.analytics.weekly import weekly_aggregates
 from tests.fixtures import REQUEST, Desk, policy, request
 

@@ -14,11 +14,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 
 from events.records import CaseReadyForReview
-from services.review.application import Review
 from services.bootstrap import EmbeddedRuntime
+from services.review.application import Review
 from tests.fixtures import REQUEST, Desk, policy
 
 
@@ -127,7 +127,7 @@ def _records_events(home: Path, store: str) -> int:
         with psycopg.connect(os.environ["CASES_PG_DSN"]) as db:
             schema = os.environ["CASES_PG_SCHEMA"]
             return int(db.execute(f"SELECT COUNT(*) FROM {schema}.records_events").fetchone()[0])
-    except Exception:  # not created yet, or busy: look again
+    except Exception:  # noqa: BLE001 - not created yet, or busy: look again
         return 0
 
 

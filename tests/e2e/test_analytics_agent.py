@@ -17,8 +17,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from events.analytics import AnalyticsCaseFact
 from events.codec import decode
 from events.topics import ANALYTICS_TOPIC, SERVICES, case_topic
-from services.reporting.analytics.facts import analytics_fact, analytics_ref
 from services.bootstrap import load_keys
+from services.reporting.analytics.facts import analytics_fact, analytics_ref
 from services.reporting.projections.case_state import fold
 from tests.e2e.cli import Cases
 from tests.e2e.test_cli_walk import walk_third_party_case
@@ -34,7 +34,7 @@ IDENTIFIERS = [
 
 
 class Agent:
-    """`python -m services.reporting.analytics` on the deployment's home and bus."""
+    """`cases worker analytics` on the deployment's home and bus."""
 
     def __init__(self, home: Path, bootstrap: str, log: Path):
         self.home, self.bootstrap, self.log = home, bootstrap, log
@@ -44,8 +44,8 @@ class Agent:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.reporting.analytics", "--home", str(self.home),
-                 "--bus", f"kafka://{self.bootstrap}", "--loglevel", "info"],
+                [sys.executable, "-m", "services.cli", "worker", "analytics", "--home", str(self.home),
+                 "--bus", f"kafka://{self.bootstrap}"],
                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         self.starts += 1

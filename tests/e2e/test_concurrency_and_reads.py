@@ -43,7 +43,7 @@ def test_twenty_opens_and_twenty_grants_at_once_each_recorded_exactly_once(tmp_p
     request = cases.write("case.json", REQUEST)
 
     opened = all_at_once(cases, [["open", request]] * PARALLEL)
-    for code, out, err in opened:
+    for code, _, err in opened:
         assert code == 0, err
         assert "Traceback" not in err
     case_ids = [json.loads(out)["case_id"] for _, out, _ in opened]

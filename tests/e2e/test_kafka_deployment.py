@@ -131,9 +131,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
 ) -> None:
     workers, cases = deployment
     cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+    from services.bootstrap import build_service
     from services.common.context import Context, SystemClock
     from services.intake.request_file import parse_case_request
-    from services.bootstrap import build_service
 
     # Open a batch straight into intake's store: the workers pick it up at their pace.
     intake = build_service("intake", workers.home, SystemClock())

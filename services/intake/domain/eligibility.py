@@ -5,6 +5,7 @@ All failing reasons are returned, in this order; with policy_not_found no other 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 
@@ -106,5 +107,5 @@ def cleared_by_trouble_free_period(start: date, condition: ConditionFacts) -> bo
     since_cover = sorted(d for d in condition.history if start <= d < condition.diagnosed_on)
     milestones = [start, *since_cover, condition.diagnosed_on]
     return any(
-        later >= add_years(earlier, 2) for earlier, later in zip(milestones, milestones[1:])
+        later >= add_years(earlier, 2) for earlier, later in itertools.pairwise(milestones)
     )

@@ -20,7 +20,7 @@ def nhs_number_is_valid(text: str) -> bool:
     digits = normalise_nhs_number(text)
     if not re.fullmatch(r"\d{10}", digits):
         return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], _NHS_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(digits[:9], _NHS_WEIGHTS, strict=False))
     check = 11 - total % 11
     if check == 11:
         check = 0

@@ -117,7 +117,7 @@ def make_app(settings: KafkaSettings, key: bytes) -> faust.App:
             if deliveries:
                 log.info("published %d case facts", len(deliveries))
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def announce(sender: Any, assigned: Any, **_: Any) -> None:
         if assigned:
             log.info("analytics agent ready: %s",

@@ -8,17 +8,15 @@ says which cases' facts changed; it knows nothing of Kafka or faust.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from services.common import pseudonyms
 from events.analytics import SCHEMA_VERSION, TYPE_NAME, AnalyticsCaseFact
 from events.envelope import CaseEvent, DomainEvent
 from events.registry import PERSONAL_DATA_TYPES
+from services.common import pseudonyms
 from services.reporting.projections.case_state import fold
 
 #: Hex digits of the HMAC kept in `analytics_ref`: 128 bits, no collision in any real volume.

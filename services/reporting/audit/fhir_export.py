@@ -89,7 +89,7 @@ def fhir_bundle(events: Iterable[DomainEvent], *, generated_at: datetime | None 
     member_ref = str(opened.member_ref) if opened is not None else None  # type: ignore[attr-defined]
     case_id = str(getattr(ordered[0], "case_id", "")) if ordered else None
     consents = [_consent(c, member_ref) for c in audit["consent_changes"] if c["action"] == "granted"]
-    in_bundle = {c.identifier[0].value.removeprefix("urn:uuid:") for c in consents}
+    in_bundle = {str(c.identifier[0].value).removeprefix("urn:uuid:") for c in consents if c.identifier}
     disclosures: dict[str, list[dict[str, Any]]] = {}
     for d in audit["disclosures"]:
         disclosures.setdefault(d["event_id"], []).append(d)
@@ -129,7 +129,7 @@ def _consent(change: dict[str, Any], member_ref: str | None) -> Consent:
         status="inactive" if withdrawn else "active",
         category=[scope_code],
         subject=_member(member_ref),
-        grantor=[_member(member_ref)] if member_ref else None,
+        grantor=[_member(member_ref)] if member_ref else None,  # type: ignore[list-item]
         date=granted.astimezone(LONDON).date(),
         period=period,
         decision="permit",

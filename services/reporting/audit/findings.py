@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from events.envelope import DomainEvent
+from events.review import NetworkReferralSent
 from services.reporting.projections.case_state import causal_order
 
 #: Which consent scope each kind of disclosure needs.
@@ -37,7 +38,7 @@ def audit_findings(events: Iterable[DomainEvent]) -> dict[str, Any]:
     ordered = sorted(events, key=causal_order)
     position = {e.event_id: i for i, e in enumerate(ordered)}
     consent = _ConsentLog(ordered, position)
-    partners = {e.pack_id: e.partner for e in ordered if e.type_name == "network_referral_sent"}
+    partners = {e.pack_id: e.partner for e in ordered if isinstance(e, NetworkReferralSent)}
 
     disclosures: list[dict[str, Any]] = []
     for event in ordered:

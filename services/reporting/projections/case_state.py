@@ -80,6 +80,15 @@ def apply(state: State, event: DomainEvent) -> State:
 Handler = Callable[[State, Any], None]
 HANDLERS: dict[str, Handler] = {}
 
+#: Events that stay in the trail but change no field of the case state: the policy register,
+#: the member's identity (the state holds the member reference only), the case's internal
+#: bookkeeping in records and review, and the directory.
+IGNORED = frozenset({
+    "policy_terms_recorded", "member_identified", "case_concluded", "case_file_opened",
+    "consent_requested", "case_file_closed", "case_ready_for_review", "review_pack_prepared",
+    "review_pack_recalled", "reviewer_registered",
+})
+
 
 def on(type_name: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:

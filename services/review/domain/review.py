@@ -136,7 +136,7 @@ class CaseReview(Aggregate):
     def suspend(self, reason: str, ctx: Context) -> None:
         if self.stopped or self.opinion is not None or self.suspended_on is not None:
             return
-        used = self.days_used_before_suspension + working_days_between(self.clock_start, ctx.today, self.nation)
+        used = self.days_used_before_suspension + working_days_between(self.clock_started(), ctx.today, self.nation)
         self.withdraw_referral(reason, ctx)
         self.record(ReviewSuspended, ctx, case_id=self.id, reason=reason, working_days_used=used)
 
@@ -183,7 +183,7 @@ class CaseReview(Aggregate):
             # The specialist's opinion is given at the consultation: it took place.
             self.attend_appointment(ctx)
         today = ctx.today
-        used = self.days_used_before_suspension + working_days_between(self.clock_start, today, self.nation)
+        used = self.days_used_before_suspension + working_days_between(self.clock_started(), today, self.nation)
         sla_met = today <= self.due_on
         if not sla_met:
             self.flag_breach_if_overdue(today, ctx)
@@ -199,6 +199,10 @@ class CaseReview(Aggregate):
             raise Refused("review_suspended", "the review is suspended until consent is given again")
         if self.opinion is not None:
             raise Refused("opinion_already_submitted", "the opinion for this case is already in")
+
+    def clock_started(self) -> date:
+        """The day the SLA clock last (re)started: the review's start, or its resumption."""
+        return self.clock_start if self.clock_start is not None else self.started_on
 
     def check_author(self, reviewer: str, directory: ReviewerDirectory) -> None:
         """An in-house or consultant opinion comes from the reviewer assigned to the case,

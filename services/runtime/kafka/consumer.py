@@ -10,6 +10,7 @@ fail goes to the dead-letter topic with the reason, and the worker goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -134,7 +135,7 @@ class ServiceConsumer:
             return None
         try:
             event = decode(message.value)
-        except Exception as error:  # undecodable bytes or unknown type: park it, go on
+        except Exception as error:  # noqa: BLE001 - undecodable bytes or unknown type: park it, go on
             self.dead_letter(message, f"undecodable: {type(error).__name__}")
             return None
         if self.interests and event.type_name not in self.interests:
@@ -147,7 +148,7 @@ class ServiceConsumer:
             self.process_with_retries(event, tracking)
         except Redelivered:  # seen before: its effect is already stored
             self.metrics.event_redelivered(time.perf_counter() - started)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a poison message must not stop the worker
             self.dead_letter(message, f"reaction failed: {type(error).__name__}: {error}")
             self._mark_handled(tracking)
         else:
@@ -169,21 +170,15 @@ class ServiceConsumer:
                 time.sleep(0.01 * (attempt + 1))
 
     def _mark_handled(self, tracking: Tracking) -> None:
-        try:
+        with contextlib.suppress(IntegrityError):
             self.app.recorder.insert_tracking(tracking)
-        except IntegrityError:
-            pass
 
     def dead_letter(self, message: Any, reason: str) -> None:
         self.dead_letters += 1
         self.metrics.dead_lettered(reason)
         log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
                     message.offset, reason)
-        headers = list(message.headers or []) + [
-            ("dlq_reason", reason.encode()),
-            ("dlq_consumer", self.app.name.encode()),
-            ("dlq_origin", f"{message.topic}:{message.partition}:{message.offset}".encode()),
-        ]
+        headers = [*list(message.headers or []), ("dlq_reason", reason.encode()), ("dlq_consumer", self.app.name.encode()), ("dlq_origin", f"{message.topic}:{message.partition}:{message.offset}".encode())]
         self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
         self.producer.flush()
 

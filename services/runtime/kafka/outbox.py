@@ -55,7 +55,7 @@ class OutboxRelay:
             return 0
         futures = []
         for n in notifications:
-            event = self.app.mapper.to_domain_event(n)
+            event = self.app.decode(n)
             headers = [
                 ("type", n.topic.encode()),
                 ("schema_version", str(event.schema_version).encode()),

@@ -22,30 +22,30 @@ def policy(**changes) -> PolicyTerms:
     benefit = changes.pop("second_opinion", None) or SecondOpinionBenefit(
         included=True, model="third_party", sla_working_days=10
     )
-    fields = dict(
-        number="AXA-100234",
-        insurer="AXA Health",
-        product="Personal Health",
-        start_date=START,
-        end_date=None,
-        status="active",
-        underwriting="moratorium",
-        exclusions=(),
-        second_opinion=benefit,
-    )
+    fields = {
+        "number": "AXA-100234",
+        "insurer": "AXA Health",
+        "product": "Personal Health",
+        "start_date": START,
+        "end_date": None,
+        "status": "active",
+        "underwriting": "moratorium",
+        "exclusions": (),
+        "second_opinion": benefit,
+    }
     fields.update(changes)
     return PolicyTerms(**fields)
 
 
 def condition(**changes) -> ConditionFacts:
     """An acute condition diagnosed well inside cover, with no history."""
-    fields = dict(
-        name="Rotator cuff tear",
-        icd10="M75.1",
-        nature="acute",
-        diagnosed_on=date(2025, 6, 1),
-        history=(),
-    )
+    fields = {
+        "name": "Rotator cuff tear",
+        "icd10": "M75.1",
+        "nature": "acute",
+        "diagnosed_on": date(2025, 6, 1),
+        "history": (),
+    }
     fields.update(changes)
     if "history" in changes:
         fields["history"] = tuple(changes["history"])
