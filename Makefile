@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench schemas clean
+.PHONY: demo test bench schemas holidays clean
 .DEFAULT_GOAL := demo
 
 $(STAMP): pyproject.toml
@@ -35,3 +35,7 @@ clean: infra-down
 	rm -rf var .pytest_cache
 
 include infra/infra.mk
+
+## holidays: write the bank holidays table the SLA clock reads (committed; a test checks it is fresh)
+holidays: $(STAMP)
+	$(BIN)/python -m services.review.domain.bank_holidays

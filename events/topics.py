@@ -11,12 +11,6 @@ def case_topic(service: str, major: int = 1) -> str:
     return f"cases.{service}.v{major}"
 
 
-def partner_requests_topic(partner: str) -> str:
-    return f"partner.{partner}.requests.v1"
-
-
-def partner_opinions_topic(partner: str) -> str:
-    return f"partner.{partner}.opinions.v1"
 
 
 ANALYTICS_TOPIC = "cases.analytics.v1"

@@ -107,11 +107,11 @@ def build(name: str, env: dict[str, str], clock: Clock, keys: Keys | None) -> Se
     from services.reporting.application import Reporting
     from services.review.application import Review
 
-    nokey = b""  # a read-only application never makes a pseudonym
+    # A read-only application gets no key: it makes no pseudonym, and would refuse to.
     if name == "intake":
-        return Intake(env, clock, member_key=keys.member if keys else nokey)
+        return Intake(env, clock, member_key=keys.member if keys else None)
     if name == "records":
-        return Records(env, clock, pack_key=keys.pack if keys else nokey)
+        return Records(env, clock, pack_key=keys.pack if keys else None)
     if name == "review":
         return Review(env, clock)
     if name == "reporting":

@@ -30,16 +30,19 @@ class Options:
 
 OPTIONS = Options()
 CLOCK = SystemClock()  # one clock for commands and reactions: readings never repeat
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help (no rich rendering: it triples a command's start) and no pretty tracebacks
+# (they could print data; main() turns every failure into a clean exit instead).
+PLAIN: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, **PLAIN,
                   help="Second medical opinion cases: intake, records, review, reporting.\n\nEvery command also takes --home DIR (default $CASES_HOME, else ./var) and --json, anywhere on the line. Exit codes: 0 done, 1 refused by a business rule, 2 bad input, 3 unavailable.")
-policies = typer.Typer(no_args_is_help=True, help="The policy register.")
-consent = typer.Typer(no_args_is_help=True, help="Member consent per scope.")
-records = typer.Typer(no_args_is_help=True, help="Medical records collection.")
-opinion = typer.Typer(no_args_is_help=True, help="Reviewer opinions.")
-report = typer.Typer(no_args_is_help=True, help="The second-opinion report.")
-sla = typer.Typer(no_args_is_help=True, help="Review service levels.")
-review = typer.Typer(no_args_is_help=True, help="Reviewer assignment and appointments.")
-reviewers = typer.Typer(no_args_is_help=True, help="The reviewer directory.")
+policies = typer.Typer(**PLAIN, help="The policy register.")
+consent = typer.Typer(**PLAIN, help="Member consent per scope.")
+records = typer.Typer(**PLAIN, help="Medical records collection.")
+opinion = typer.Typer(**PLAIN, help="Reviewer opinions.")
+report = typer.Typer(**PLAIN, help="The second-opinion report.")
+sla = typer.Typer(**PLAIN, help="Review service levels.")
+review = typer.Typer(**PLAIN, help="Reviewer assignment and appointments.")
+reviewers = typer.Typer(**PLAIN, help="The reviewer directory.")
 for sub, name in ((policies, "policies"), (consent, "consent"), (records, "records"),
                   (opinion, "opinion"), (report, "report"), (sla, "sla"), (review, "review"),
                   (reviewers, "reviewers")):

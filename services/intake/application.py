@@ -49,9 +49,9 @@ class Opened:
 
 class Intake(ServiceApplication):
     name = "intake"
-    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, member_key: bytes):
+    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, member_key: bytes | None):
         super().__init__(env, clock)
-        self.member_key = member_key  # turns an NHS number into a member reference
+        self.member_key = member_key  # turns an NHS number into a member reference; None: reads only
 
     def load_policies(self, policies: list[PolicyTerms], ctx: Context) -> int:
         load_id = uuid4()
@@ -127,6 +127,8 @@ class Intake(ServiceApplication):
 
     def member_ref(self, nhs_number: str) -> UUID:
         """Same member, same reference, across cases; unguessable without the key."""
+        if self.member_key is None:
+            raise RuntimeError("intake was built to read only: it has no member key")
         return pseudonyms.member_ref(self.member_key, nhs_number)
 
     def on_report_delivered(self, event: ReportDelivered, ctx: Context) -> Case | None:

@@ -26,9 +26,9 @@ from services.runtime.application import Reaction, ServiceApplication
 
 class Records(ServiceApplication):
     name = "records"
-    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, pack_key: bytes):
+    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, pack_key: bytes | None):
         super().__init__(env, clock)
-        self.pack_key = pack_key  # turns a case id into the pack's pseudonym
+        self.pack_key = pack_key  # turns a case id into the pack's pseudonym; None: reads only
 
     # -- commands -------------------------------------------------------------------------
 
@@ -59,6 +59,8 @@ class Records(ServiceApplication):
         file = self.load(CaseFile, case_id)
         if file is None:
             raise Refused("no_case_file", "records holds no file for this case")
+        if self.pack_key is None:
+            raise RuntimeError("records was built to read only: it has no pack key")
         file.pack_pseudonym = pseudonyms.case_pseudonym(self.pack_key, case_id)
         return file
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
-
-NATIONS = ("ENG", "WLS", "SCT", "NIR")
+from services.review.domain.bank_holidays import NATIONS, listed
 
 
 @lru_cache(maxsize=256)
 def bank_holidays(nation: str, year: int) -> frozenset[date]:
     if nation not in NATIONS:
         raise ValueError(f"unknown nation {nation!r}; expected one of {', '.join(NATIONS)}")
-    return frozenset(holidays.country_holidays("GB", subdiv=nation, years=year).keys())
+    return listed(nation, year)
 
 
 def is_working_day(day: date, nation: str) -> bool:

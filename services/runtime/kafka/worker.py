@@ -1,7 +1,7 @@
 """`cases worker NAME`: one service as its own OS process on Kafka.
 
 The loop: publish what the service stored (outbox relay), apply what its leaders
-published (consumer), and for review, tick the SLA clock. SIGTERM or SIGINT stop it
+published (consumer), and run the service's timer (`on_timer`: review's SLA clock). SIGTERM or SIGINT stop it
 between two steps; SIGKILL at any moment loses nothing (see outbox.py, consumer.py).
 
 With a metrics port, the worker serves Prometheus metrics (services/runtime/metrics.py):

@@ -211,3 +211,10 @@ def test_working_days_between_is_zero_when_the_end_is_not_after_the_start(end):
 
 def test_working_days_between_a_friday_and_the_monday_is_one():
     assert working_days_between(d("2025-06-13"), d("2025-06-16"), "ENG") == 1
+
+
+def test_the_bank_holiday_table_is_what_the_pinned_holidays_package_lists() -> None:
+    """The SLA clock reads a committed table (fast); `make holidays` rewrites it."""
+    from services.review.domain.bank_holidays import DATA, render
+
+    assert DATA.read_text() == render(), "stale: run `make holidays`"
