@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from services.review.domain.bank_holidays import NATIONS, listed
 
+__all__ = ["NATIONS", "add_working_days", "bank_holidays", "due_date", "is_working_day", "working_days_between"]
+
 
 @lru_cache(maxsize=256)
 def bank_holidays(nation: str, year: int) -> frozenset[date]:
