@@ -60,6 +60,17 @@ class CaseFileClosed(CaseEvent):
     reason: Literal["declined", "cancelled"]
 
 
+class ReviewConsentWithdrawn(CaseEvent):
+    """The member withdrew a consent the running review stands on (records access; for a
+    third-party review, disclosure): the review stops its clock and waits. Records decides
+    this once; review acts on this event alone."""
+
+    type_name = "review_consent_withdrawn"
+    service = "records"
+    scope: ConsentScope
+    withdrawal_event_id: UUID
+
+
 class CaseReadyForReview(CaseEvent):
     """Records are complete and every consent the model needs is in force."""
 

@@ -150,18 +150,42 @@ class Deployment:
         self.home = home
         self.readonly = readonly
         self.clock = clock or SystemClock()
-        keys = None if readonly else load_keys(home)
-        self.services: dict[str, ServiceApplication] = {}
-        try:
-            for name in SERVICES:
-                self.services[name] = build_service(name, home, self.clock, readonly=readonly, keys=keys)
-        except BaseException:
-            self.close()
-            raise
-        self.intake = cast("Intake", self.services["intake"])
-        self.records = cast("Records", self.services["records"])
-        self.review = cast("Review", self.services["review"])
-        self.reporting = cast("Reporting", self.services["reporting"])
+        self._keys = None if readonly else load_keys(home)
+        self._built: dict[str, ServiceApplication] = {}
+        if not readonly:  # a writer needs them all (the pipeline); a read builds what it uses
+            try:
+                for name in SERVICES:
+                    self.service(name)
+            except BaseException:
+                self.close()
+                raise
+
+    def service(self, name: str) -> ServiceApplication:
+        if name not in self._built:
+            self._built[name] = build_service(name, self.home, self.clock, readonly=self.readonly,
+                                              keys=self._keys)
+        return self._built[name]
+
+    @property
+    def services(self) -> dict[str, ServiceApplication]:
+        """All four, in SERVICES order (built now if a read had not needed them yet)."""
+        return {name: self.service(name) for name in SERVICES}
+
+    @property
+    def intake(self) -> Intake:
+        return cast("Intake", self.service("intake"))
+
+    @property
+    def records(self) -> Records:
+        return cast("Records", self.service("records"))
+
+    @property
+    def review(self) -> Review:
+        return cast("Review", self.service("review"))
+
+    @property
+    def reporting(self) -> Reporting:
+        return cast("Reporting", self.service("reporting"))
 
     def pump(self) -> int:
         """Carry every recorded event to the services that follow its service."""
@@ -200,7 +224,7 @@ class Deployment:
         return self.tick()
 
     def close(self) -> None:
-        for app in self.services.values():
+        for app in self._built.values():
             app.close()
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from events import intake, records
 from events.envelope import CaseEvent, DomainEvent
 from events.intake import CaseCancelled
-from events.records import CaseReadyForReview, ConsentWithdrawn
+from events.records import CaseReadyForReview, ReviewConsentWithdrawn
 from events.review import (
     NoReviewerAvailable,
     OpinionSubmitted,
@@ -141,10 +141,10 @@ class Review(ServiceApplication):
         review.resume(event, self.directory(), ctx)
         return review
 
-    def on_consent_withdrawn(self, event: ConsentWithdrawn, ctx: Context) -> CaseReview | None:
+    def on_review_consent_withdrawn(self, event: ReviewConsentWithdrawn, ctx: Context) -> CaseReview | None:
         review = self.load(CaseReview, event.case_id)
         if review is not None:
-            review.consent_withdrawn(event.scope, ctx)
+            review.suspend(f"{event.scope}_withdrawn", ctx)
         return review
 
     def on_case_cancelled(self, event: CaseCancelled, ctx: Context) -> CaseReview | None:
@@ -155,7 +155,7 @@ class Review(ServiceApplication):
 
     reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {
         CaseReadyForReview: on_case_ready,
-        ConsentWithdrawn: on_consent_withdrawn,
+        ReviewConsentWithdrawn: on_review_consent_withdrawn,
         CaseCancelled: on_case_cancelled,
     }
     #: Its leaders' events review does not act on: it starts from `case_ready_for_review`,
@@ -164,7 +164,7 @@ class Review(ServiceApplication):
         intake.PolicyTermsRecorded, intake.CaseOpened, intake.MemberIdentified,
         intake.EligibilityConfirmed, intake.EligibilityDeclined, intake.CaseConcluded,
         records.CaseFileOpened, records.ConsentRequested, records.CaseFileClosed,
-        records.ConsentGranted, records.RecordsRequested, records.RecordReceived,
+        records.ConsentGranted, records.ConsentWithdrawn, records.RecordsRequested, records.RecordReceived,
         records.RecordsUnobtainable, records.RecordsCompleted, records.CollectionSuspended,
         records.CollectionResumed, records.ReviewPackPrepared, records.ReviewPackRecalled,
     })

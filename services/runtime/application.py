@@ -23,12 +23,10 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.system import ProcessApplication
-from eventsourcing.utils import get_topic
 
 from events.envelope import DomainEvent
 from services.common.aggregate import Aggregate
 from services.common.context import Clock, Context, SystemClock
-from services.runtime.chain import ChainedPostgresProcessRecorder, ChainedSQLiteProcessRecorder
 from services.runtime.mapper import PublishedEventMapper
 
 A = TypeVar("A", bound=Aggregate)
@@ -84,14 +82,16 @@ class ServiceApplication(ProcessApplication[UUID]):
     reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {}
     ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset()
 
-    #: The store's recorder: a process recorder that also extends the hash chain.
-    recorder_classes: ClassVar[dict[str, type]] = {
-        "sqlite": ChainedSQLiteProcessRecorder, "postgres": ChainedPostgresProcessRecorder}
+    #: The store's recorder: a process recorder that also extends the hash chain (named by
+    #: topic, so PostgreSQL's driver loads only for a PostgreSQL store).
+    recorder_topics: ClassVar[dict[str, str]] = {
+        "sqlite": "services.runtime.chain:ChainedSQLiteProcessRecorder",
+        "postgres": "services.runtime.chain_postgres:ChainedPostgresProcessRecorder"}
 
     def __init__(self, env: dict[str, str], clock: Clock | None = None):
         env = dict(env)
         kind = "postgres" if "postgres" in env.get("PERSISTENCE_MODULE", "") else "sqlite"
-        env.setdefault("PROCESS_RECORDER_TOPIC", get_topic(self.recorder_classes[kind]))
+        env.setdefault("PROCESS_RECORDER_TOPIC", self.recorder_topics[kind])
         env.setdefault("CREATE_TABLE", "false")  # tables come from `prepare_store`, once
         super().__init__(env)
         self.clock: Clock = clock or SystemClock()

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 GENESIS = "0" * 64
@@ -71,7 +70,7 @@ def extend_chain(sql: ChainSql, c: Any, stored_events: Sequence[StoredEvent], id
 # library's behaviour this relies on: a failure in here rolls back the events and tracking.
 
 
-def _service_writes(c: Any, kwargs: dict[str, Any]) -> None:
+def service_writes(c: Any, kwargs: dict[str, Any]) -> None:
     write = kwargs.get("in_transaction")
     if write is not None:
         write(c)
@@ -86,27 +85,5 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder):
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         extend_chain(self.chain_sql, c, stored_events, ids or [])
-        _service_writes(c, kwargs)
+        service_writes(c, kwargs)
         return ids
-
-
-class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
-    @property
-    def chain_sql(self) -> ChainSql:
-        name = self.events_table_name.removesuffix("_events")
-        return ChainSql(param="%s", table=f"{self.datastore.schema}.{name}_event_chain")
-
-    def create_table(self) -> None:
-        super().create_table()
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(self.chain_sql.create.encode())
-
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        extend_chain(self.chain_sql, curs, stored_events, ids or [])
-        return ids
-
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # Runs first in the transaction, with or without new events (tracking only).
-        super()._insert_events(curs, stored_events, **kwargs)
-        _service_writes(curs, kwargs)

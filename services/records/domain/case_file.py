@@ -28,6 +28,7 @@ from events.records import (
     RecordsCompleted,
     RecordsRequested,
     RecordsUnobtainable,
+    ReviewConsentWithdrawn,
     ReviewPackPrepared,
     ReviewPackRecalled,
 )
@@ -103,6 +104,9 @@ class CaseFile(Aggregate):
         )
         if not stops_review:
             return
+        if was_ready:
+            self.record(ReviewConsentWithdrawn, ctx, case_id=self.id, scope=scope,
+                        withdrawal_event_id=withdrawal.event_id)
         if self.pack_id is not None:
             self.record(ReviewPackRecalled, ctx, case_id=self.id, pack_id=self.pack_id,
                         reason=f"{scope} withdrawn", withdrawal_event_id=withdrawal.event_id)

@@ -87,6 +87,7 @@ IGNORED = frozenset({
     "policy_terms_recorded", "member_identified", "case_concluded", "case_file_opened",
     "consent_requested", "case_file_closed", "case_ready_for_review", "review_pack_prepared",
     "review_pack_recalled", "reviewer_registered",
+    "review_consent_withdrawn",  # the review's own review_suspended follows and says it
 })
 
 

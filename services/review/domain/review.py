@@ -169,12 +169,6 @@ class CaseReview(Aggregate):
         if today > self.due_on:
             self.record(ReviewSlaBreached, ctx, case_id=self.id, due_on=self.due_on, detected_on=today)
 
-    def consent_withdrawn(self, scope: str, ctx: Context) -> None:
-        """Records access, or (for a third-party review) disclosure, is what the review
-        stands on: without it the review waits, its clock stopped."""
-        if scope == "records_access" or (scope == "third_party_disclosure" and self.model == "third_party"):
-            self.suspend(f"{scope}_withdrawn", ctx)
-
     def submit_opinion(self, outcome: str, summary: str, reviewer: str, directory: ReviewerDirectory,
                        ctx: Context) -> None:
         self.check_in_progress()
