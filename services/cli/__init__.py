@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from services.cli import audit_commands, case_commands, operations, presenters  # noqa: F401 - they register the commands
@@ -53,17 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except typer.Abort:
         return 1
+    except click.exceptions.ClickException as error:  # usage errors: exit 2, like bad input
+        presenters.usage_error(error, OPTIONS.json)
+        return getattr(error, "exit_code", 2)
+    except typer.Exit as done:
+        return done.exit_code
     except Exception as error:
         unavailable = infrastructure_failure(error)
         if unavailable is None:
             raise
         presenters.unavailable(unavailable, OPTIONS.json)
         return 3
-    except typer.Exit as done:
-        return done.exit_code
-    except typer.exceptions.TyperException as error:  # usage errors: exit 2, like bad input
-        presenters.usage_error(error, OPTIONS.json)
-        return getattr(error, "exit_code", 2)
 
 
 def infrastructure_failure(error: Exception) -> ServiceUnavailable | None:

@@ -70,8 +70,20 @@ def usage_error(error: Any, as_json: bool) -> None:
     message = error.format_message()
     err.print(f"error: {message}")
     if as_json:
-        print_json({"error": "bad_input", "field": getattr(error, "param_hint", None) or "arguments",
-                    "problem": message})
+        print_json({"error": "bad_input", "field": usage_field(error), "problem": message})
+
+
+def usage_field(error: Any) -> str:
+    """The option or argument a usage error is about, as the user wrote it."""
+    param = getattr(error, "param", None)
+    if param is not None:
+        opts = getattr(param, "opts", None) or []
+        long = [o for o in opts if o.startswith("--")]
+        if long or opts:
+            return str((long or opts)[0])
+        if getattr(param, "name", None):
+            return str(param.name).upper()
+    return str(getattr(error, "param_hint", None) or "arguments")
 
 
 def refused(error: Refused, as_json: bool) -> None:
