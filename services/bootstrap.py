@@ -64,11 +64,12 @@ class Keys:
     member: bytes  # member references
     pack: bytes  # case pseudonyms in review packs
     analytics: bytes  # analytics references
+    signing: bytes  # the 32-byte seed of the deployment's Ed25519 evidence-signing key
 
     @classmethod
     def from_root(cls, root: bytes) -> Keys:
         return cls(*(hashlib.sha256(root + purpose.encode()).digest()
-                     for purpose in ("member", "pack", "analytics")))
+                     for purpose in ("member", "pack", "analytics", "signing")))
 
 
 KEY_FILE = "deployment.key"
