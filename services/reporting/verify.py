@@ -5,6 +5,12 @@ It recomputes every store's chain from the stored bytes and names each broken li
 service, position (notification id), stream, version and type. It also prints a head
 digest, `service:position:link` for each store, which an auditor can write down and
 check later with `--expect`: the chain must still pass through those links.
+
+Nothing needs to be written down to detect the loss of a store's newest events (events and
+chain rows deleted together leave a consistent, shorter chain): every other store that
+follows it keeps, in its own tracking records, the position it applied, and the store's
+own outbox relay keeps the position it published. A store whose newest position is below
+any of these witnesses lost events; verify names the store, the witness and both positions.
 """
 
 from __future__ import annotations
@@ -21,14 +27,17 @@ def verify_stores(services: Mapping[str, ServiceApplication], expect: str | None
     heads: dict[str, tuple[int, str]] = {}
     links: dict[str, dict[int, str]] = {}
     total = 0
+    newest: dict[str, int] = {}
     for name, app in services.items():
         events = {n.id: n for n in all_notifications(app)}
         total += len(events)
         chain = chain_rows(app)
         links[name] = {row["notification_id"]: row["link"] for row in chain}
+        newest[name] = max([0, *events, *(row["notification_id"] for row in chain)])
         broken += check_store(name, app, events, chain)
         if chain:
             heads[name] = (chain[-1]["notification_id"], chain[-1]["link"])
+    broken += check_witnesses(services, newest)
     if expect:
         broken += check_expected(expect, links)
     return {"ok": not broken, "events": total, "broken": broken, "head": head_digest(heads)}
@@ -62,6 +71,45 @@ def check_store(name: str, app: ServiceApplication, events: dict[int, Any], chai
                        "version": event.originator_version, "type": event.topic,
                        "problem": "inserted: a stored event that is not in the chain"})
     return broken
+
+
+def check_witnesses(services: Mapping[str, ServiceApplication], newest: dict[str, int]) -> list[dict[str, Any]]:
+    """Each position another store (or the store's own relay) recorded as applied or
+    published must still be in the store it came from."""
+    broken = []
+    for witness, app in services.items():
+        for tracked, position in tracking_positions(app).items():
+            leader = witnessed_store(tracked, witness, services)
+            if leader is None or position <= newest[leader]:
+                continue
+            who = "its own outbox relay" if leader == witness else witness
+            broken.append({"service": leader, "position": position, "witness": who,
+                           "problem": f"truncated: {who} recorded position {position} of {leader},"
+                                      f" whose store now ends at {newest[leader]}: its newest events"
+                                      " were deleted"})
+    return broken
+
+
+def witnessed_store(tracked: str, witness: str, services: Mapping[str, Any]) -> str | None:
+    """The store a tracking name speaks for: "intake" (embedded), "intake.2" (a Kafka
+    partition of intake's topic), "outbox:cases.intake.v1" (the store's own relay)."""
+    if tracked.startswith("outbox:"):
+        return witness
+    base, _, partition = tracked.rpartition(".")
+    name = base if partition.isdigit() and base else tracked
+    return name if name in services else None
+
+
+def tracking_positions(app: ServiceApplication) -> dict[str, int]:
+    recorder: Any = app.recorder
+    if "postgres" in type(recorder.datastore).__module__:
+        table = f"{recorder.datastore.schema}.{recorder.tracking_table_name}"
+    else:
+        table = "tracking"  # eventsourcing's SQLite tracking table
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT application_name, MAX(notification_id) AS position FROM {table}"
+                  " GROUP BY application_name")
+        return {row["application_name"]: int(row["position"]) for row in c.fetchall()}
 
 
 def check_expected(expect: str, links: dict[str, dict[int, str]]) -> list[dict[str, Any]]:
