@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from services.common.context import Clock, SystemClock
-from services.common.errors import Refused
+from services.common.errors import Refused, ServiceUnavailable
 from services.runtime.application import ServiceApplication, retrying
 from services.runtime.stores import prepare_store, store_env
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from services.records.application import Records
     from services.reporting.application import Reporting
     from services.review.application import Review
+    from services.runtime.kafka.bus import KafkaSettle
     from services.runtime.kafka.config import KafkaSettings
 
 T = TypeVar("T")
@@ -192,12 +193,25 @@ class Deployment:
         """Carry every recorded event to the services that follow its service."""
         return 0
 
+    #: False once a command was recorded but the followers had not caught up in time (over
+    #: Kafka: workers down or slow). The command still succeeded; its output says so.
+    settled = True
+
     def command(self, call: Callable[[], T]) -> T:
         """One command: retried on a conflict with a concurrent writer (each attempt is
-        one transaction, so nothing is half-recorded), then the followers catch up."""
+        one transaction, so nothing is half-recorded), then the followers catch up. Once
+        the change is recorded the command has happened: a pipeline that does not settle
+        is reported (`settled`), never an error that would invite a duplicate retry."""
         result = retrying(call)
-        self.pump()
+        self.settle()
         return result
+
+    def settle(self) -> None:
+        try:
+            self.pump()
+        except ServiceUnavailable as unsettled:
+            self.settled = False
+            self.unsettled_reason = str(unsettled)
 
     def case_command(self, case_id: UUID, call: Callable[[], Any]) -> dict[str, Any]:
         """A command on one case: an unknown case is bad input; a declined or cancelled
@@ -218,7 +232,7 @@ class Deployment:
         """The clocks' tick: every service's periodic work (review flags overdue reviews)."""
         changed = sum(retrying(lambda app=app: app.on_timer(self.clock.now()))  # type: ignore[misc]
                       for app in self.services.values())
-        self.pump()
+        self.settle()
         return changed
 
     def flag_overdue_reviews(self) -> int:
@@ -256,21 +270,21 @@ class BusRuntime(Deployment):
         from services.runtime.kafka.bus import KafkaSettle
 
         self.settings = settings
+        self.kafka: KafkaSettle | None = None
+        if readonly:  # a read waits for nobody
+            return
         try:
-            self.settle = KafkaSettle(self.services, PIPES, settings, settle_timeout)
+            self.kafka = KafkaSettle(self.services, PIPES, settings, settle_timeout)
         except BaseException:
             super().close()
             raise
 
     def pump(self) -> int:
-        if self.readonly:
-            return 0
-        return self.settle.pump()
+        return self.kafka.pump() if self.kafka is not None else 0
 
     def close(self) -> None:
-        settle: Any = getattr(self, "settle", None)
-        if settle is not None:
-            settle.close()
+        if self.kafka is not None:
+            self.kafka.close()
         super().close()
 
 
@@ -279,4 +293,6 @@ def deployment(home: Path, clock: Clock | None = None, *, readonly: bool = False
     """The deployment the one runtime setting (CASES_BUS) names: embedded, or over Kafka."""
     if bus is None:
         return EmbeddedRuntime(home, clock, readonly=readonly)
-    return BusRuntime(home, bus, clock, readonly=readonly)
+    # How long a command waits for the workers to catch up before it reports "not settled".
+    settle = float(os.environ.get("CASES_SETTLE_SECONDS", "60"))
+    return BusRuntime(home, bus, clock, readonly=readonly, settle_timeout=settle)

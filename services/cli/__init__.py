@@ -36,7 +36,7 @@ def split_global_options(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    OPTIONS.home, OPTIONS.json = None, False
+    OPTIONS.home, OPTIONS.json, OPTIONS.unsettled = None, False, None
     try:
         args = split_global_options(list(sys.argv[1:] if argv is None else argv))
         app(args=args, prog_name="cases", standalone_mode=False)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 class Options:
     home: str | None = None
     json: bool = False
+    unsettled: str | None = None  # set when a recorded change's followers did not catch up
 
 
 OPTIONS = Options()
@@ -58,10 +59,17 @@ class Done(Exception):
 
 
 def emit(result: dict[str, Any], human: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Print the result. A change that was recorded while the services had not caught up
+    says so (`"settled": false` and what is pending): it happened; do not run it again."""
+    if OPTIONS.unsettled is not None:
+        result = {**result, "settled": False, "pending": OPTIONS.unsettled}
     if OPTIONS.json or human is None:
         presenters.print_json(result)
     else:
         human(result)
+        if OPTIONS.unsettled is not None:
+            presenters.say(f"Recorded, but the services have not all caught up yet ({OPTIONS.unsettled});"
+                           " the result above may not show their reactions. Do not run it again.")
 
 
 def bus_setting() -> KafkaSettings | None:
@@ -96,6 +104,8 @@ def runtime(*, reads: bool = False) -> Iterator[Deployment]:
             rt.pump()
             rt.tick()
         yield rt
+        if not rt.settled:
+            OPTIONS.unsettled = getattr(rt, "unsettled_reason", "the services have not caught up")
     finally:
         rt.close()
 

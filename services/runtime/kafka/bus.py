@@ -7,6 +7,7 @@ did in response: the same read-your-writes the embedded pipeline gives.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +26,15 @@ class WorkersNotSettled(ServiceUnavailable):
     """The workers did not catch up in time: are all four `cases worker` running?"""
 
 
+def reachable(server: str, timeout: float = 2.0) -> bool:
+    host, _, port = server.rpartition(":")
+    try:
+        with socket.create_connection((host or server, int(port or 9092)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 class KafkaSettle:
     def __init__(self, services: Mapping[str, ServiceApplication], pipes: Sequence[tuple[str, str]],
                  settings: KafkaSettings, settle_timeout: float = 60.0):
@@ -32,6 +42,9 @@ class KafkaSettle:
         self.pipes = tuple(pipes)
         self.settings = settings
         self.settle_timeout = settle_timeout
+        if not any(reachable(server) for server in settings.bootstrap_servers):
+            # Before anything is recorded, and in seconds: the clients' own probes take 30 s.
+            raise ServiceUnavailable(f"no Kafka broker answers at {settings.bootstrap}")
         try:
             self.admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="cases-cli")
             self.offsets = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="cases-cli")
@@ -45,7 +58,11 @@ class KafkaSettle:
         while quiet_looks < 2:
             if time.monotonic() > deadline:
                 raise WorkersNotSettled(self.lagging())
-            if self.lagging():
+            try:
+                busy = self.lagging()
+            except KafkaError:  # the broker went away mid-wait: not settled, say so
+                raise WorkersNotSettled("the broker stopped answering") from None
+            if busy:
                 quiet_looks = 0
                 time.sleep(0.01)
             else:

@@ -1,0 +1,49 @@
+"""Over Kafka, an exit code tells the truth: 3 means nothing was recorded and comes within
+seconds when no broker answers; a change that was recorded always prints its result (the
+case id above all), saying when the services have not caught up yet, so a retry never
+duplicates it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from services.bootstrap import EmbeddedRuntime
+from tests.e2e.cli import Cases
+from tests.fixtures import REQUEST, policy
+from tests.kafka_support import exclusive_bus, kafka_bootstrap, reset_bus
+
+
+def stored_events(home: Path) -> int:
+    rt = EmbeddedRuntime(home, readonly=True)
+    try:
+        return sum(1 for app in rt.services.values() for _ in app.stored_events())
+    finally:
+        rt.close()
+
+
+def test_no_broker_is_unavailable_within_seconds_and_records_nothing(tmp_path: Path) -> None:
+    cases = Cases(tmp_path / "home", env={"CASES_BUS": "kafka://127.0.0.1:1"})
+    started = time.monotonic()
+    done = cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+    assert done.code == 3, done.stderr
+    assert done.json["error"] == "unavailable" and "broker" in done.json["message"]
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 15
+    assert stored_events(tmp_path / "home") == 0
+
+
+def test_a_recorded_change_prints_its_result_even_when_the_workers_are_away(tmp_path: Path) -> None:
+    bootstrap = kafka_bootstrap()
+    with exclusive_bus():
+        reset_bus(bootstrap)
+        cases = Cases(tmp_path / "home", env={"CASES_BUS": f"kafka://{bootstrap}",
+                                              "CASES_SETTLE_SECONDS": "2"})
+        cases("topics")
+        loaded = cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+        assert loaded.code == 0 and loaded.json["loaded"] == 1
+        assert loaded.json["settled"] is False  # no worker runs: nothing was published
+        opened = cases("open", cases.write("case.json", REQUEST))
+        assert opened.code == 0, opened.stderr
+        assert opened.json["case_id"] and opened.json["settled"] is False
+        assert "outbox" in opened.json["pending"]
