@@ -66,6 +66,8 @@ class Condition(_Value):
 
 
 class Diagnosis(_Value):
+    """Free text: sealed under the member's key (it may name the member)."""
+
     by: str | None = None
     summary: str | None = None
 
@@ -86,8 +88,11 @@ class CaseOpened(CaseEvent):
 
 
 class MemberIdentity(_Value):
+    """Each field sealed under the member's own key (`sealed:v1:...`), never plaintext in
+    any store or topic; "[erased]" once the member's key was destroyed."""
+
     name: str
-    date_of_birth: date
+    date_of_birth: str
     nhs_number: str
     postcode: str
     email: str | None = None
@@ -95,6 +100,8 @@ class MemberIdentity(_Value):
 
 
 class GeneralPractitioner(_Value):
+    """Sealed like the member's identity: the GP's details identify the member too."""
+
     name: str | None = None
     practice: str | None = None
     email: str | None = None
@@ -153,3 +160,25 @@ class CaseConcluded(CaseEvent):
     type_name = "case_concluded"
     service = "intake"
     report_event_id: UUID
+
+
+class IdentityRevealed(CaseEvent):
+    """Someone read the member's identifiers or sealed free text in plaintext (`--reveal`):
+    who (the actor), which fields, and why. The auditor sees every such read in the replay."""
+
+    type_name = "identity_revealed"
+    service = "intake"
+    member_ref: UUID
+    fields: tuple[str, ...]
+    purpose: str
+
+
+class MemberErased(CaseEvent):
+    """The member's key was destroyed (UK GDPR erasure): every value sealed under it, in any
+    store, topic, view or export, can no longer be read. Recorded on each of the member's
+    cases, with who asked (the actor) and why."""
+
+    type_name = "member_erased"
+    service = "intake"
+    member_ref: UUID
+    reason: str

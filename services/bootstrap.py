@@ -24,6 +24,7 @@ from uuid import UUID
 from services.common.context import Clock, SystemClock
 from services.common.errors import Refused, ServiceUnavailable
 from services.runtime.application import ServiceApplication, retrying
+from services.runtime.keystore import MemberKeys
 from services.runtime.stores import prepare_store, store_env
 
 if TYPE_CHECKING:
@@ -66,11 +67,12 @@ class Keys:
     pack: bytes  # case pseudonyms in review packs
     analytics: bytes  # analytics references
     signing: bytes  # the 32-byte seed of the deployment's Ed25519 evidence-signing key
+    kek: bytes  # wraps each member's data key (services/runtime/keystore.py)
 
     @classmethod
     def from_root(cls, root: bytes) -> Keys:
         return cls(*(hashlib.sha256(root + purpose.encode()).digest()
-                     for purpose in ("member", "pack", "analytics", "signing")))
+                     for purpose in ("member", "pack", "analytics", "signing", "kek")))
 
 
 KEY_FILE = "deployment.key"
@@ -98,12 +100,23 @@ def load_keys(home: Path, *, create: bool = True) -> Keys:
     return Keys.from_root(path.read_bytes())
 
 
+def open_vault(home: Path, *, readonly: bool = False) -> MemberKeys | None:
+    """The members' key store under `home`; a read without a deployment key gets None."""
+    try:
+        keys = load_keys(home, create=not readonly)
+    except FileNotFoundError:
+        return None
+    return MemberKeys(home, keys.kek, readonly=readonly)
+
+
 # -- the applications ------------------------------------------------------------------------
 
 
-def build(name: str, env: dict[str, str], clock: Clock, keys: Keys | None) -> ServiceApplication:
+def build(name: str, env: dict[str, str], clock: Clock, keys: Keys | None,
+          vault: MemberKeys | None = None) -> ServiceApplication:
     """One service's application on the store `env` describes. Intake and records need
-    their keys (a read-only build of them may pass None: it makes no pseudonym)."""
+    their keys, intake and review the members' key store (a read-only build passes None:
+    it makes no pseudonym and seals nothing)."""
     from services.intake.application import Intake
     from services.records.application import Records
     from services.reporting.application import Reporting
@@ -111,24 +124,26 @@ def build(name: str, env: dict[str, str], clock: Clock, keys: Keys | None) -> Se
 
     # A read-only application gets no key: it makes no pseudonym, and would refuse to.
     if name == "intake":
-        return Intake(env, clock, member_key=keys.member if keys else None)
+        return Intake(env, clock, member_key=keys.member if keys else None, vault=vault)
     if name == "records":
         return Records(env, clock, pack_key=keys.pack if keys else None)
     if name == "review":
-        return Review(env, clock)
+        return Review(env, clock, vault=vault)
     if name == "reporting":
         return Reporting(env, clock)
     raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICES)}")
 
 
 def build_service(name: str, home: Path, clock: Clock | None = None, *, readonly: bool = False,
-                  keys: Keys | None = None) -> ServiceApplication:
+                  keys: Keys | None = None, vault: MemberKeys | None = None) -> ServiceApplication:
     """A service on its store under `home` (or the configured database). Writing, its
     tables are made if they are missing (once; see `prepare_store`)."""
     clock = clock or SystemClock()
     if not readonly and keys is None:
         keys = load_keys(home)
-    app = build(name, store_env(home, name, readonly=readonly), clock, keys)
+    if not readonly and vault is None and keys is not None and name in ("intake", "review"):
+        vault = MemberKeys(home, keys.kek)
+    app = build(name, store_env(home, name, readonly=readonly), clock, keys, vault)
     if not readonly:
         try:
             retrying(lambda: prepare_store(app, app.extra_tables()))
@@ -154,6 +169,8 @@ class Deployment:
         self.clock = clock or SystemClock()
         self._keys = None if readonly else load_keys(home)
         self._built: dict[str, ServiceApplication] = {}
+        #: The members' key store: sealing when writing; unsealing for --reveal and erasure.
+        self.vault: MemberKeys | None = open_vault(home, readonly=readonly)
         if not readonly:  # a writer needs them all (the pipeline); a read builds what it uses
             try:
                 for name in SERVICES:
@@ -165,7 +182,8 @@ class Deployment:
     def service(self, name: str) -> ServiceApplication:
         if name not in self._built:
             self._built[name] = build_service(name, self.home, self.clock, readonly=self.readonly,
-                                              keys=self._keys)
+                                              keys=self._keys,
+                                              vault=None if self.readonly else self.vault)
         return self._built[name]
 
     @property
@@ -241,6 +259,8 @@ class Deployment:
     def close(self) -> None:
         for app in self._built.values():
             app.close()
+        if getattr(self, "vault", None) is not None:
+            self.vault.close()  # type: ignore[union-attr]
 
 
 class EmbeddedRuntime(Deployment):

@@ -1,4 +1,5 @@
-"""Commands for auditors and operators of the read side: rebuilding the views."""
+"""Commands for auditors and operators of the read side: rebuilding the views, analytics,
+the deployment's evidence-signing key."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from services.cli import presenters
 from services.cli.plumbing import OPTIONS, app, emit, runtime
+from services.common.errors import BadInput
 
 
 @app.command("rebuild")
@@ -25,6 +27,24 @@ def rebuild() -> None:
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "
         + ("identical to the live views." if r["equal_to_live"] else
            f"{len(r['differences'])} differences from the live views: " + "; ".join(r["differences"]))))
+
+
+@app.command("signing-key")
+def signing_key() -> None:
+    """The public key that signs this deployment's evidence bundles (replay --export), for
+    `cases verify --bundle DIR --public-key HEX`. Reads the key; never makes one."""
+    from services.bootstrap import KEY_FILE, load_keys
+    from services.reporting.audit.signing import public_key_hex
+    from services.runtime.stores import cases_home
+
+    home = cases_home(OPTIONS.home, create=False)
+    try:
+        seed = load_keys(home, create=False).signing
+    except FileNotFoundError:
+        raise BadInput("--home", f"no {KEY_FILE} in {home} (the first command that records something makes it)") from None
+    except OSError as error:
+        raise BadInput("--home", f"cannot read {home / KEY_FILE}: {error.strerror or error}") from None
+    emit({"public_key": public_key_hex(seed)}, lambda r: presenters.say(r["public_key"]))
 
 
 @app.command("analytics")

@@ -110,7 +110,15 @@ def replay(
     directory = Path(export) if export else None
     if directory is not None and directory.exists() and not directory.is_dir():
         raise BadInput("--export", f"{export} exists and is not a directory")
+    seed = None
     with runtime(reads=True) as rt:
+        if directory is not None:  # the bundle is signed by the deployment; a read makes no key
+            from services.bootstrap import KEY_FILE, load_keys
+
+            try:
+                seed = load_keys(rt.home, create=False).signing
+            except FileNotFoundError:
+                raise BadInput("--export", f"no {KEY_FILE} in {rt.home} to sign the evidence with") from None
         if rt.replays_from_stores:
             events = case_events(rt.services, cid)
         else:  # over Kafka: what reporting built from the topics
@@ -119,19 +127,35 @@ def replay(
         raise BadInput("case_id", f"no case {cid}")
     result = {"case_id": str(cid), "as_of": moment.isoformat() if moment else None,
               **replay_events(events, moment, with_steps=steps)}
-    if directory is not None:
-        from services.reporting.audit.evidence import write_evidence  # fhir.resources: only here
+    if directory is not None and seed is not None:
+        from services.reporting.audit.evidence import NotItsOwnDirectory, write_evidence  # fhir.resources: only here
 
         try:
-            result = write_evidence(directory, result, events_as_of(events, moment))
+            result = write_evidence(directory, result, events_as_of(events, moment), signing_seed=seed)
+        except NotItsOwnDirectory as error:
+            raise BadInput("--export", str(error)) from None
         except OSError as error:
             raise BadInput("--export", f"cannot write to {export}: {error.strerror or error}") from None
-    emit(result, presenters.replay)
+    emit(result, presenters.signed_replay)
 
 
 @app.command("verify")
-def verify(expect: str | None = typer.Option(None, "--expect", help="a head digest printed earlier")) -> None:
-    """Check every store's hash chain: no stored event edited, deleted, inserted or swapped."""
+def verify(
+    expect: str | None = typer.Option(None, "--expect", help="a head digest printed earlier"),
+    bundle: str | None = typer.Option(None, "--bundle", metavar="DIR",
+                                      help="Check an evidence bundle (replay --export) instead, offline"),
+    public_key: str | None = typer.Option(None, "--public-key", metavar="HEX",
+                                          help="With --bundle: the signer required (cases signing-key)"),
+) -> None:
+    """Check every store's hash chain: no stored event edited, deleted, inserted or swapped.
+    With --bundle DIR: check an evidence bundle's files and signature instead, needing no store."""
+    if bundle is not None:
+        if expect is not None:
+            raise BadInput("--expect", "checks the stores; not with --bundle")
+        verify_bundle(bundle, public_key)
+        return
+    if public_key is not None:
+        raise BadInput("--public-key", "only with --bundle DIR")
     from services.reporting.verify import verify_stores, verify_topics
 
     if expect is not None and not is_digest(expect):
@@ -143,6 +167,25 @@ def verify(expect: str | None = typer.Option(None, "--expect", help="a head dige
             result["broken"] += verify_topics(rt.services, settings.bootstrap)
             result["ok"] = not result["broken"]
     emit(result, presenters.verification)
+    if not result["ok"]:
+        raise Done(1)
+
+
+def verify_bundle(bundle: str, public_key: str | None) -> None:
+    """The offline check of an evidence bundle: exit 0 when every file and the signature hold, 1 if not."""
+    from services.reporting.audit.signing import NotABundle, check_bundle, is_public_key
+
+    if public_key is not None:
+        public_key = public_key.strip().lower()
+        if not is_public_key(public_key):
+            raise BadInput("--public-key", "must be an Ed25519 public key: 64 hex digits, as cases signing-key prints it")
+    try:
+        result = check_bundle(Path(bundle), public_key)
+    except NotABundle as error:
+        raise BadInput("--bundle", str(error)) from None
+    except OSError as error:
+        raise BadInput("--bundle", f"cannot read {bundle}: {error.strerror or error}") from None
+    emit(result, presenters.bundle_check)
     if not result["ok"]:
         raise Done(1)
 

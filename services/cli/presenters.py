@@ -305,3 +305,33 @@ def demo_summary(r: dict[str, Any]) -> None:
 def print_where(r: dict[str, Any]) -> None:
     out.print(f"The demo's stores are in [bold]{r['home']}[/bold]: look a case up with"
               f" `cases --home {r['home']} show CASE_ID`.")
+
+
+
+def signed_replay(r: dict[str, Any]) -> None:
+    """The replay, and where it was exported, whose key signed the bundle."""
+    replay(r)
+    signed = r.get("signed")
+    if signed:
+        say(f"Signed by the deployment's key {signed['public_key']}: {escape(signed['manifest'])}")
+        say(f"Check it with: cases verify --bundle {escape(signed['bundle'])} --public-key {signed['public_key']}")
+
+
+def bundle_check(r: dict[str, Any]) -> None:
+    """An evidence bundle's check: each file, what is wrong, the signature and its signer."""
+    if r["ok"]:
+        out.print(f"[bold green]OK[/bold green]: {len(r['files'])} files as signed, signature valid")
+    else:
+        out.print(f"[bold red]NOT OK[/bold red]: {escape(r['bundle'])}")
+    changed, missing = set(r["changed"]), set(r["missing"])
+    for name in r["files"]:
+        status = "CHANGED since signed" if name in changed else "MISSING" if name in missing else "ok"
+        say(f"  {escape(name)}: {status}")
+    for name in sorted(missing - set(r["files"])):
+        say(f"  {escape(name)}: MISSING")
+    for name in r["unexpected"]:
+        say(f"  {escape(name)}: NOT IN THE MANIFEST")
+    for problem in r["problems"]:
+        say(f"  {escape(problem)}")
+    say(f"signature: {r['signature']}; signer named by the manifest: {r['public_key'] or 'none'}"
+        + (f"; required: {r['required_public_key']}" if r.get("required_public_key") else ""))

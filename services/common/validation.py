@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from services.common.errors import BadInput
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: `\d` would also match fullwidth, Arabic-Indic and other Unicode digits.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+#: Characters that show nothing: separators (spaces of every width, line and paragraph
+#: separators), controls (tabs, newlines) and format characters (zero-width space, BOM).
+_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 
 
 def _iso_date(value: Any) -> date:
@@ -28,8 +42,56 @@ def _iso_date(value: Any) -> date:
         raise ValueError(f"'{value}' is not an ISO date (YYYY-MM-DD)") from None
 
 
+def is_blank(text: str) -> bool:
+    """Empty, or only whitespace or invisible characters ("\\u00a0", "\\u2003", "\\u200b")."""
+    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in text)
+
+
+def _not_blank(text: str) -> str:
+    if is_blank(text):
+        raise ValueError("must not be empty or only whitespace")
+    return text
+
+
+def _blank_is_absent(value: Any) -> Any:
+    return None if isinstance(value, str) and is_blank(value) else value
+
+
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+#: A required text: a JSON string with something visible in it.
+NonEmpty = Annotated[StrictStr, AfterValidator(_not_blank)]
+#: An optional text: null, empty or only whitespace all mean "not given" (None).
+OptionalText = Annotated[StrictStr | None, BeforeValidator(_blank_is_absent)]
+
+
+class InputModel(BaseModel):
+    """A section of an input file.
+
+    Unknown fields are ignored: senders may add their own fields without being refused.
+    `null` for a field that may be left out means it was left out, so its default applies
+    (a nation defaults to ENG, a history to empty); `null` for a required field is refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
+        return {key: value for key, value in data.items() if value is not None or key not in optional}
+
+
+#: Wrong JSON types, said in JSON's words rather than pydantic's class names.
+_WRONG_TYPE = {
+    "string_type": "must be a JSON string",
+    "model_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON list",
+    "bool_type": "must be true or false",
+    "int_type": "must be a whole number",
+}
 
 
 def load_json_object(text: str) -> dict[str, Any]:
@@ -51,6 +113,8 @@ def bad_input_from(error: ValidationError) -> BadInput:
     kind = first["type"]
     if kind == "missing":
         problem = "is required"
+    elif kind in _WRONG_TYPE:
+        problem = _WRONG_TYPE[kind] + (" (not null)" if first.get("input", ...) is None else "")
     elif kind in ("literal_error", "enum"):
         problem = f"must be one of {first.get('ctx', {}).get('expected', '')}".rstrip()
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
@@ -29,6 +30,7 @@ from services.intake.domain.identifiers import age_band, outward_code
 from services.intake.domain.policy import Policy, policy_id
 from services.intake.request_file import CaseRequest
 from services.runtime.application import Reaction, ServiceApplication
+from services.runtime.keystore import MemberKeys as Vault
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,11 @@ class Opened:
 
 class Intake(ServiceApplication):
     name = "intake"
-    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, member_key: bytes | None):
+    def __init__(self, env: dict[str, str], clock: Clock | None = None, *, member_key: bytes | None,
+                 vault: Vault | None):
         super().__init__(env, clock)
         self.member_key = member_key  # turns an NHS number into a member reference; None: reads only
+        self.vault = vault  # seals identifiers and free text under the member's own key
 
     def load_policies(self, policies: list[PolicyTerms], ctx: Context) -> int:
         load_id = uuid4()
@@ -70,14 +74,23 @@ class Intake(ServiceApplication):
         """`case_id` is for reproducible simulations; a real request gets a fresh one."""
         case = Case(case_id or uuid4())
         member_ref = self.member_ref(request.member.nhs_number)
-        case.record(CaseOpened, ctx, case_id=case.id, **opened_fields(request, member_ref))
+        if self.vault is None:
+            raise RuntimeError("intake was built to read only: it has no key store")
+        self.vault.bind(case.id, member_ref)
+
+        def seal(value: Any) -> Any:
+            return None if value is None else self.vault.seal(member_ref, str(value))  # type: ignore[union-attr]
+
+        case.record(CaseOpened, ctx, case_id=case.id, **opened_fields(request, member_ref, seal))
+        identity = request.member.model_dump(exclude={"nation"})
         case.record(
             MemberIdentified,
             ctx,
             case_id=case.id,
             member_ref=member_ref,
-            identity=MemberIdentity(**request.member.model_dump(exclude={"nation"})),
-            gp=GeneralPractitioner(**request.gp.model_dump()) if request.gp else None,
+            identity=MemberIdentity(**{k: seal(v) for k, v in identity.items()}),
+            gp=GeneralPractitioner(**{k: seal(v) for k, v in request.gp.model_dump().items()})
+            if request.gp else None,
         )
         found = self.policy_terms(request.policy_number)
         terms, policy_version = found if found else (None, None)
@@ -119,6 +132,18 @@ class Intake(ServiceApplication):
         case.cancel(reason, by, ctx)
         self.save(case)
 
+    def record_reveal(self, case_id: UUID, fields: tuple[str, ...], purpose: str, ctx: Context) -> None:
+        case = self.get_case(case_id)
+        case.record_reveal(fields, purpose, ctx)
+        self.save(case)
+
+    def erase_member(self, case_ids: list[UUID], reason: str, ctx: Context) -> None:
+        """The erasure recorded on every case of the member, in one transaction."""
+        cases = [self.get_case(case_id) for case_id in case_ids]
+        for case in cases:
+            case.erase_member(reason, ctx)
+        self.save(*cases)
+
     def get_case(self, case_id: UUID) -> Case:
         case = self.load(Case, case_id)
         if case is None:
@@ -142,7 +167,8 @@ class Intake(ServiceApplication):
     ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset({ReportPrepared, CaseClosed})
 
 
-def opened_fields(request: CaseRequest, member_ref: UUID) -> dict[str, Any]:
+def opened_fields(request: CaseRequest, member_ref: UUID, seal: Callable[[Any], Any]) -> dict[str, Any]:
+    """CaseOpened's fields: what downstream needs, the free text sealed (`seal`)."""
     member, condition = request.member, request.condition
     return {
         "policy_number": request.policy_number,
@@ -161,8 +187,9 @@ def opened_fields(request: CaseRequest, member_ref: UUID) -> dict[str, Any]:
             diagnosed_on=condition.diagnosed_on,
             history=tuple(condition.history),
         ),
-        "diagnosis": Diagnosis(**request.diagnosis.model_dump()) if request.diagnosis else None,
-        "proposed_treatment": request.proposed_treatment,
+        "diagnosis": Diagnosis(**{k: seal(v) for k, v in request.diagnosis.model_dump().items()})
+        if request.diagnosis else None,
+        "proposed_treatment": seal(request.proposed_treatment),
         "has_gp": request.gp is not None and any(request.gp.model_dump().values()),
     }
 

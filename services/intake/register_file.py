@@ -1,12 +1,15 @@
-"""The policy register file of SPEC section 3, validated before anything is recorded."""
+"""The policy register file of SPEC section 3, validated before anything is recorded.
+
+A required text (number, insurer, product) that is empty or only whitespace is bad input.
+`null` for a field that may be left out means it was left out: `end_date` open-ended,
+`exclusions` none, `second_opinion.model` none, `sla_working_days` the default 10.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -17,14 +20,16 @@ from pydantic import (
 
 from events.intake import PolicyTerms, SecondOpinionBenefit
 from services.common.errors import BadInput
-from services.common.validation import IsoDate, NonEmpty, bad_input_from, load_json_object
+from services.common.validation import (
+    InputModel,
+    IsoDate,
+    NonEmpty,
+    bad_input_from,
+    load_json_object,
+)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class SecondOpinionIn(_In):
+class SecondOpinionIn(InputModel):
     included: StrictBool
     model: Literal["in_house", "third_party", "further_consultation"] | None = None
     sla_working_days: StrictInt = Field(default=10, ge=1, le=30)
@@ -36,7 +41,7 @@ class SecondOpinionIn(_In):
         return self
 
 
-class PolicyIn(_In):
+class PolicyIn(InputModel):
     number: NonEmpty
     insurer: NonEmpty
     product: NonEmpty
@@ -44,7 +49,7 @@ class PolicyIn(_In):
     end_date: IsoDate | None = None
     status: Literal["active", "lapsed", "cancelled"]
     underwriting: Literal["moratorium", "full_medical", "medical_history_disregarded"]
-    exclusions: list[StrictStr] = []
+    exclusions: list[StrictStr] = Field(default_factory=list)
     second_opinion: SecondOpinionIn
 
     @model_validator(mode="after")
@@ -54,7 +59,7 @@ class PolicyIn(_In):
         return self
 
 
-class RegisterIn(_In):
+class RegisterIn(InputModel):
     policies: list[PolicyIn]
 
 

@@ -13,6 +13,8 @@ from events.intake import (
     CaseOpened,
     EligibilityConfirmed,
     EligibilityDeclined,
+    IdentityRevealed,
+    MemberErased,
     MemberIdentified,
     PolicyTermsRecorded,
 )
@@ -108,4 +110,4 @@ class Records(ServiceApplication):
     #: Intake's events records does not act on. Above all `member_identified`: records never
     #: receives a direct identifier (the pull filters it out by type).
     ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset(
-        {PolicyTermsRecorded, MemberIdentified, CaseConcluded})
+        {PolicyTermsRecorded, MemberIdentified, CaseConcluded, IdentityRevealed, MemberErased})

@@ -26,6 +26,7 @@ from services.common.errors import Refused
 from services.review.domain.review import CaseReview
 from services.review.domain.reviewers import DIRECTORY_ID, Reviewer, ReviewerDirectory
 from services.runtime.application import Reaction, ServiceApplication
+from services.runtime.keystore import MemberKeys as Vault
 
 _CLOCK_EVENTS = [
     e.type_name
@@ -36,6 +37,10 @@ _WAITING_EVENTS = [e.type_name for e in (NoReviewerAvailable, ReviewerAssigned, 
 
 class Review(ServiceApplication):
     name = "review"
+
+    def __init__(self, env: dict[str, str], clock: Any = None, *, vault: Vault | None):
+        super().__init__(env, clock)
+        self.vault = vault  # seals the opinion's free text under the member's key
 
     # -- directory ------------------------------------------------------------------------
 
@@ -60,6 +65,10 @@ class Review(ServiceApplication):
     # -- commands -------------------------------------------------------------------------
 
     def submit_opinion(self, case_id: UUID, outcome: str, summary: str, reviewer: str, ctx: Context) -> None:
+        member = self.vault.member_of(case_id) if self.vault is not None else None
+        if self.vault is None or member is None:
+            raise RuntimeError("no key for this case's member: the opinion cannot be sealed")
+        summary = self.vault.seal(member, summary)
         directory = self.directory()
         self._change(case_id, lambda r: r.submit_opinion(outcome, summary, reviewer, directory, ctx))
 
@@ -163,6 +172,7 @@ class Review(ServiceApplication):
     ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset({
         intake.PolicyTermsRecorded, intake.CaseOpened, intake.MemberIdentified,
         intake.EligibilityConfirmed, intake.EligibilityDeclined, intake.CaseConcluded,
+        intake.IdentityRevealed, intake.MemberErased,
         records.CaseFileOpened, records.ConsentRequested, records.CaseFileClosed,
         records.ConsentGranted, records.ConsentWithdrawn, records.RecordsRequested, records.RecordReceived,
         records.RecordsUnobtainable, records.RecordsCompleted, records.CollectionSuspended,

@@ -12,6 +12,8 @@ from events.intake import (
     CaseOpened,
     EligibilityConfirmed,
     EligibilityDeclined,
+    IdentityRevealed,
+    MemberErased,
 )
 from services.common.aggregate import Aggregate
 from services.common.context import Context
@@ -23,10 +25,14 @@ Status = Literal["opened", "accepted", "declined", "cancelled", "concluded"]
 class Case(Aggregate):
     status: Status = "opened"
     model: str | None = None
+    member_ref: UUID | None = None
+    erased: bool = False
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, CaseOpened):
-            self.status = "opened"
+            self.status, self.member_ref = "opened", event.member_ref
+        elif isinstance(event, MemberErased):
+            self.erased = True
         elif isinstance(event, EligibilityConfirmed):
             self.status, self.model = "accepted", event.model
         elif isinstance(event, EligibilityDeclined):
@@ -45,6 +51,19 @@ class Case(Aggregate):
     def conclude(self, report_event_id: UUID, ctx: Context) -> None:
         if self.status == "accepted":
             self.record(CaseConcluded, ctx, case_id=self.id, report_event_id=report_event_id)
+
+
+    def record_reveal(self, fields: tuple[str, ...], purpose: str, ctx: Context) -> None:
+        """A read of the member's plaintext; allowed in any status, always recorded."""
+        assert self.member_ref is not None
+        self.record(IdentityRevealed, ctx, case_id=self.id, member_ref=self.member_ref,
+                    fields=fields, purpose=purpose)
+
+    def erase_member(self, reason: str, ctx: Context) -> None:
+        """Record the erasure on this case of the member (the key goes after, in the vault)."""
+        assert self.member_ref is not None
+        if not self.erased:
+            self.record(MemberErased, ctx, case_id=self.id, member_ref=self.member_ref, reason=reason)
 
 
 def check_open(case: Case) -> None:

@@ -88,7 +88,8 @@ def fhir_bundle(events: Iterable[DomainEvent], *, generated_at: datetime | None 
     opened = next((e for e in ordered if e.type_name == "case_opened"), None)
     member_ref = str(opened.member_ref) if opened is not None else None  # type: ignore[attr-defined]
     case_id = str(getattr(ordered[0], "case_id", "")) if ordered else None
-    consents = [_consent(c, member_ref) for c in audit["consent_changes"] if c["action"] == "granted"]
+    cancelled = next((e.occurred_at for e in ordered if e.type_name == "case_cancelled"), None)
+    consents = [_consent(c, member_ref, cancelled) for c in audit["consent_changes"] if c["action"] == "granted"]
     in_bundle = {str(c.identifier[0].value).removeprefix("urn:uuid:") for c in consents if c.identifier}
     disclosures: dict[str, list[dict[str, Any]]] = {}
     for d in audit["disclosures"]:
@@ -117,16 +118,21 @@ def _member(member_ref: str | None) -> Reference | None:
                      display="member (pseudonymous reference)")
 
 
-def _consent(change: dict[str, Any], member_ref: str | None) -> Consent:
+def _consent(change: dict[str, Any], member_ref: str | None, cancelled: datetime | None = None) -> Consent:
+    """A grant as a Consent: inactive, its period ended, once withdrawn or once the case was
+    cancelled (whichever came first): a cancelled case's consents allow nothing more."""
     scope, granted = change["scope"], datetime.fromisoformat(change["at"])
-    withdrawn = datetime.fromisoformat(change["withdrawn_at"]) if change["withdrawn_at"] else None
-    period = Period(start=granted, end=withdrawn)
+    ended = datetime.fromisoformat(change["withdrawn_at"]) if change["withdrawn_at"] else None
+    if cancelled is not None:
+        cancelled = max(cancelled, granted)  # never before the grant began
+        ended = min(ended, cancelled) if ended is not None else cancelled
+    period = Period(start=granted, end=ended)
     scope_code = CodeableConcept(coding=[Coding(system=SCOPE_SYSTEM, code=scope, display=SCOPE_TEXT[scope])],
                                  text=scope)
     return Consent(
         id=consent_id(change["event_id"]),
         identifier=[Identifier(system=URI, value=f"urn:uuid:{change['event_id']}")],
-        status="inactive" if withdrawn else "active",
+        status="inactive" if ended else "active",
         category=[scope_code],
         subject=_member(member_ref),
         grantor=[_member(member_ref)] if member_ref else None,  # type: ignore[list-item]

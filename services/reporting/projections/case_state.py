@@ -88,6 +88,7 @@ IGNORED = frozenset({
     "consent_requested", "case_file_closed", "case_ready_for_review", "review_pack_prepared",
     "review_pack_recalled", "reviewer_registered",
     "review_consent_withdrawn",  # the review's own review_suspended follows and says it
+    "identity_revealed",  # a read, listed in the replay's findings, not a change of the case
 })
 
 
@@ -268,6 +269,11 @@ def _report_delivered(s: State, e: Any) -> None:
 @on("case_closed")
 def _closed(s: State, e: Any) -> None:
     s["status"] = "closed"
+
+
+@on("member_erased")
+def _erased(s: State, e: Any) -> None:
+    s["member_erased"] = True
 
 
 @on("case_cancelled")

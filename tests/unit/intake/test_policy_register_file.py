@@ -162,3 +162,88 @@ def test_a_missing_policy_field_is_named(field):
 
 def test_malformed_json_names_the_file():
     assert bad_field('{"policies": [') == "file"
+
+
+# --- hardening (issue 9 point 6) ---------------------------------------------------------
+
+BLANKS = ["", " ", "\t\n", "\u00a0", "\u2003", " \u00a0\u2003 ", "\u200b"]
+
+
+@pytest.mark.parametrize("field", ["number", "insurer", "product"])
+@pytest.mark.parametrize("blank", BLANKS)
+def test_a_required_text_empty_or_only_whitespace_is_refused(field, blank):
+    assert bad_field(register(a_policy(**{field: blank}))) == f"policies[0].{field}"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["number", "insurer", "product", "start_date", "status", "underwriting", "second_opinion"],
+)
+def test_null_for_a_required_field_is_refused(field):
+    assert bad_field(register(a_policy(**{field: None}))) == f"policies[0].{field}"
+
+
+def test_null_for_the_included_flag_is_refused():
+    text = register(a_policy(second_opinion__included=None))
+    assert bad_field(text) == "policies[0].second_opinion.included"
+
+
+def test_null_policies_is_refused():
+    assert bad_field(json.dumps({"policies": None})) == "policies"
+
+
+def test_a_null_end_date_is_open_ended():
+    [terms] = parse_register(register(a_policy(end_date=None)))
+    assert terms.end_date is None
+
+
+def test_null_exclusions_mean_none():
+    [terms] = parse_register(register(a_policy(exclusions=None)))
+    assert tuple(terms.exclusions) == ()
+
+
+def test_null_sla_working_days_means_the_default_10():
+    [terms] = parse_register(register(a_policy(second_opinion__sla_working_days=None)))
+    assert terms.second_opinion.sla_working_days == 10
+
+
+def test_a_null_model_is_accepted_when_the_benefit_is_not_included():
+    text = register(a_policy(second_opinion={"included": False, "model": None}))
+    [terms] = parse_register(text)
+    assert terms.second_opinion.included is False
+    assert terms.second_opinion.model is None
+
+
+def test_a_null_model_is_refused_when_the_benefit_is_included():
+    text = register(a_policy(second_opinion__model=None))
+    assert bad_field(text).startswith("policies[0].second_opinion")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("number", 100234),
+        ("insurer", ["AXA"]),
+        ("exclusions", "M75"),
+        ("start_date", 20240301),
+        ("second_opinion", True),
+    ],
+)
+def test_a_wrong_json_type_is_refused_naming_the_field(field, value):
+    assert bad_field(register(a_policy(**{field: value}))) == f"policies[0].{field}"
+
+
+@pytest.mark.parametrize("value", ["10", 10.0, True])
+def test_sla_working_days_must_be_a_whole_number(value):
+    text = register(a_policy(second_opinion__sla_working_days=value))
+    assert bad_field(text) == "policies[0].second_opinion.sla_working_days"
+
+
+@pytest.mark.parametrize("value", ["２０２４-０３-０１", "2024-03-01T00:00", " 2024-03-01"])
+def test_a_start_date_with_other_digits_or_a_time_is_refused(value):
+    assert bad_field(register(a_policy(start_date=value))) == "policies[0].start_date"
+
+
+def test_a_null_exclusion_entry_is_refused_naming_its_index():
+    text = register(a_policy(exclusions=["M75", None]))
+    assert bad_field(text) == "policies[0].exclusions[1]"

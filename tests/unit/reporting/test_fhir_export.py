@@ -108,10 +108,37 @@ def test_a_withdrawn_grant_is_an_inactive_consent_and_a_disclosure_under_it_a_fa
     assert [a for a in audits.values() if a["outcome"]["code"]["code"] != "0"] == [failed]
 
 
+def test_a_cancelled_case_s_consents_end_at_the_cancellation(desk: Desk) -> None:
+    desk.load_policies(policy())
+    case = desk.open()
+    desk.to_review(case)
+    desk.later(hours=1)
+    desk.act(desk.rt.records.withdraw_consent, case, "third_party_disclosure", "phone")
+    desk.later(hours=3)
+    desk.act(desk.rt.intake.cancel_case, case, "chose NHS treatment", "member")
+    events = case_events(desk.rt.services, case)
+    cancelled = one(events, "case_cancelled").occurred_at
+    withdrawn = one(events, "consent_withdrawn").occurred_at
+    assert withdrawn < cancelled
+
+    consents = {c["category"][0]["text"]: c for c in resources(json.loads(bundle_json(fhir_bundle(events))), "Consent")}
+    assert set(consents) == {"records_access", "third_party_disclosure"}
+    assert all(c["status"] == "inactive" for c in consents.values())
+    assert consents["records_access"]["period"]["end"] == cancelled.isoformat()
+    assert consents["records_access"]["provision"][0]["period"]["end"] == cancelled.isoformat()
+    # withdrawn before the cancellation: it ended then
+    assert consents["third_party_disclosure"]["period"]["end"] == withdrawn.isoformat()
+
+    # before the cancellation, the grant still stood
+    before = [e for e in events if e.occurred_at < cancelled]
+    earlier = {c["category"][0]["text"]: c for c in resources(json.loads(bundle_json(fhir_bundle(before))), "Consent")}
+    assert earlier["records_access"]["status"] == "active" and "end" not in earlier["records_access"]["period"]
+
+
 def test_nothing_exported_names_the_member_or_the_gp(desk: Desk, tmp_path: Path) -> None:
     case, events = third_party_walk_with_gp_share(desk)
     result = {"case_id": str(case), "as_of": None, **replay(events, with_steps=True)}
-    written = write_evidence(tmp_path / "evidence", result, events)
+    written = write_evidence(tmp_path / "evidence", result, events, signing_seed=bytes(32))
 
     replay_file, fhir_file = (Path(p) for p in written["exported"])
     assert replay_file.name == f"replay-{case}.json" and fhir_file.name == f"fhir-bundle-{case}.json"
