@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SERVICES = ("intake", "records", "review", "reporting")
+#: A case in one of these statuses is no longer open (erasure may proceed).
+FINISHED = frozenset({"closed", "cancelled", "declined"})
 
 #: (leader, follower). Intake follows reporting only to learn that a report went out.
 PIPES: tuple[tuple[str, str], ...] = (
@@ -245,6 +247,24 @@ class Deployment:
         if state["status"] == "cancelled":
             raise Refused("case_cancelled", "the case was cancelled")
         return state
+
+    def erase_member(self, case_id: UUID, reason: str, ctx: Any) -> dict[str, Any]:
+        """UK GDPR erasure of the member of `case_id` (SPEC section 10): refused while any of
+        their cases is open; otherwise the erasure is recorded on each of their cases, then
+        their key is destroyed, so every value sealed under it becomes unreadable everywhere.
+        Running it again changes nothing and answers the same."""
+        member = str(self.reporting.case_state(case_id)["member_ref"])
+        theirs = [s for s in self.reporting.views.all_states() if str(s.get("member_ref")) == member]
+        still_open = sorted(s["case_id"] for s in theirs if s["status"] not in FINISHED)
+        if still_open:
+            raise Refused("case_open", f"the member has open cases ({', '.join(still_open)}); "
+                                       "erasure waits until each is closed, cancelled or declined")
+        if self.vault is None:
+            raise ServiceUnavailable("no key store in this home")
+        cases = sorted(s["case_id"] for s in theirs)
+        self.command(lambda: self.intake.erase_member([UUID(c) for c in cases], reason, ctx))
+        self.vault.destroy(member)
+        return {"erased": member, "cases": cases}
 
     def tick(self) -> int:
         """The clocks' tick: every service's periodic work (review flags overdue reviews)."""

@@ -24,6 +24,8 @@ def split_global_options(argv: list[str]) -> list[str]:
     for arg in args:
         if arg == "--json":
             OPTIONS.json = True
+        elif arg == "--reveal":
+            OPTIONS.reveal = True
         elif arg == "--home":
             OPTIONS.home = next(args, None)
             if OPTIONS.home is None:
@@ -36,7 +38,7 @@ def split_global_options(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    OPTIONS.home, OPTIONS.json, OPTIONS.unsettled = None, False, None
+    OPTIONS.home, OPTIONS.json, OPTIONS.unsettled, OPTIONS.reveal = None, False, None, False
     try:
         args = split_global_options(list(sys.argv[1:] if argv is None else argv))
         app(args=args, prog_name="cases", standalone_mode=False)

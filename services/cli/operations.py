@@ -77,6 +77,18 @@ def sla_sweep() -> None:
          lambda r: presenters.say(f"{r['breached']} cases breached their SLA."))
 
 
+@app.command("erase")
+def erase(case_id: str, reason: str = typer.Option(..., "--reason", help="Why (the member's request, ...)")) -> None:
+    """Erase the member of this case (UK GDPR): their key is destroyed, so their identifiers
+    and sealed free text can no longer be read anywhere; refused while a case of theirs is open."""
+    cid = parse_case_id(case_id)
+    require_text(reason, "--reason")
+    with runtime() as rt:
+        result = rt.erase_member(cid, reason, context())
+    emit(result, lambda r: presenters.say(
+        f"Erased member {r['erased']}: {len(r['cases'])} case(s); their history stays, their data is unreadable."))
+
+
 @app.command("worker")
 def worker(
     service: str = typer.Argument(..., help="intake, records, review, reporting or analytics"),

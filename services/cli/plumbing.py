@@ -27,6 +27,7 @@ class Options:
     home: str | None = None
     json: bool = False
     unsettled: str | None = None  # set when a recorded change's followers did not catch up
+    reveal: bool = False  # --reveal: show sealed identifiers and free text, recording the read
 
 
 OPTIONS = Options()
@@ -61,6 +62,7 @@ class Done(Exception):
 def emit(result: dict[str, Any], human: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Print the result. A change that was recorded while the services had not caught up
     says so (`"settled": false` and what is pending): it happened; do not run it again."""
+    result = resolve_sealed(result)
     if OPTIONS.unsettled is not None:
         result = {**result, "settled": False, "pending": OPTIONS.unsettled}
     if OPTIONS.json or human is None:
@@ -80,6 +82,48 @@ def bus_setting() -> KafkaSettings | None:
         return bus_from_env()
     except ValueError as error:
         raise BadInput("CASES_BUS", str(error)) from None
+
+
+def resolve_sealed(result: dict[str, Any]) -> dict[str, Any]:
+    """Values sealed under a member's key, as this reader may see them: "[sealed]", or
+    "[erased]" once the member's key is gone; with --reveal the plaintext, and only after
+    the read was recorded on the case (who, which fields), so no reveal goes unrecorded."""
+    from services.runtime.keystore import resolve, sealed_paths
+
+    found = sealed_paths(result)
+    if not found:
+        return result
+    from services.bootstrap import open_vault
+
+    home = cases_home(OPTIONS.home, create=False)
+    vault = open_vault(home, readonly=True)
+    try:
+        if OPTIONS.reveal and vault is not None and result.get("case_id"):
+            readable = sorted({path for path, value in found if vault.unseal(value) != "[erased]"})
+            if readable:
+                record_reveal(UUID(str(result["case_id"])), readable)
+        resolved = resolve(result, vault, reveal=OPTIONS.reveal)
+    finally:
+        if vault is not None:
+            vault.close()
+    return resolved  # type: ignore[return-value]
+
+
+def record_reveal(case_id: UUID, fields: list[str]) -> None:
+    """The read of plaintext, recorded by intake before anything is shown."""
+    import re
+
+    shown = tuple(sorted({re.sub(r"\[\d+\]", "", f) for f in fields}))[:50]
+    with runtime() as rt:
+        rt.command(lambda: rt.intake.record_reveal(case_id, shown, "read with --reveal", context(reader())))
+
+
+def reader() -> str:
+    """Who is reading: CASES_USER, else the operating system's login name."""
+    import getpass
+    import os
+
+    return os.environ.get("CASES_USER") or getpass.getuser()
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from events.registry import PERSONAL_DATA_TYPES
 from services.reporting.audit import audit_findings, steps
 from services.reporting.projections.case_state import causal_order, fold
 from services.runtime.application import ServiceApplication
+from services.runtime.keystore import is_sealed
 
 ENVELOPE = ("type", "schema_version", "originator_id", "originator_version", "event_id",
             "occurred_at", "actor", "causation_id", "correlation_id", "case_id")
@@ -71,11 +72,13 @@ def describe(event: DomainEvent) -> dict[str, Any]:
 
 
 def redact(data: dict[str, Any]) -> dict[str, Any]:
-    """Direct identifiers are shown as present, never by value."""
+    """Direct identifiers are never shown by value here: sealed ones stay sealed (the reader's
+    edge shows them as "[sealed]", "[erased]" or, with --reveal, recorded, the plaintext);
+    anything unsealed is "[redacted]"."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            out[key] = {k: ("[redacted]" if v is not None else None) for k, v in value.items()}
+            out[key] = {k: (v if v is None or is_sealed(v) else "[redacted]") for k, v in value.items()}
         else:
             out[key] = value
     return out

@@ -141,3 +141,34 @@ class MemberKeys:
         if self.db is not None:
             self.db.close()
             self.db = None
+
+
+SEALED = "[sealed]"
+
+
+def sealed_paths(value: object, path: str = "") -> list[tuple[str, str]]:
+    """(path, sealed value) for every sealed string inside a JSON-like value."""
+    if is_sealed(value):
+        return [(path, value)]  # type: ignore[list-item]
+    if isinstance(value, dict):
+        return [found for k, v in value.items() for found in sealed_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list | tuple):
+        return [found for i, v in enumerate(value) for found in sealed_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def resolve(value: object, vault: MemberKeys | None, *, reveal: bool) -> object:
+    """Every sealed string as a reader may see it: the plaintext when revealing, else
+    "[sealed]"; "[erased]" whenever the member's key is gone."""
+    if is_sealed(value):
+        text = str(value)
+        if vault is None:
+            return SEALED
+        if reveal:
+            return vault.unseal(text)
+        return SEALED if vault.has_key(sealed_member(text)) else ERASED
+    if isinstance(value, dict):
+        return {k: resolve(v, vault, reveal=reveal) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(v, vault, reveal=reveal) for v in value]
+    return value

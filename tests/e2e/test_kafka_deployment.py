@@ -58,6 +58,14 @@ def test_case_walk_over_kafka(deployment: tuple[Workers, Cases]) -> None:
         versions = [e["originator_version"] for e in events]
         assert versions == sorted(versions) == list(range(1, len(versions) + 1)), service
 
+    # No topic carries the member's identifiers or the free text about them in plaintext:
+    # they travel sealed under the member's own key.
+    on_topics = b"".join(m.value for s in SERVICES for m in read_topic(workers.bootstrap, case_topic(s)))
+    for text in ("Jane Doe", "9434765919", "1980-04-02", "SW1A 1AA", "jane@example.org",
+                 "07700900123", "Dr A Smith", "High Street Surgery", "gp@example.org",
+                 "Full-thickness tear", "Open surgical repair"):
+        assert text.encode() not in on_topics, text
+
     # The auditor's tools read what reporting built from the topics.
     history = cases("consent", "history", case).json["history"]
     assert [(h["scope"], h["action"]) for h in history] == [
