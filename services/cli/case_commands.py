@@ -28,6 +28,7 @@ from services.cli.plumbing import (
     records,
     report,
     require_text,
+    resolve_sealed,
     runtime,
     sla,
 )
@@ -128,12 +129,12 @@ def replay(
     result = {"case_id": str(cid), "as_of": moment.isoformat() if moment else None,
               **replay_events(events, moment, with_steps=steps)}
     if directory is not None and seed is not None:
-        from services.reporting.audit.evidence import NotItsOwnDirectory, write_evidence  # fhir.resources: only here
+        from services.reporting.audit.evidence import write_evidence  # fhir.resources: only here
 
         try:
-            result = write_evidence(directory, result, events_as_of(events, moment), signing_seed=seed)
-        except NotItsOwnDirectory as error:
-            raise BadInput("--export", str(error)) from None
+            # The bundle never holds plaintext: sealed values as "[sealed]" or "[erased]".
+            result = write_evidence(directory, resolve_sealed(result, allow_reveal=False),
+                                    events_as_of(events, moment), signing_seed=seed)
         except OSError as error:
             raise BadInput("--export", f"cannot write to {export}: {error.strerror or error}") from None
     emit(result, presenters.signed_replay)
@@ -143,7 +144,7 @@ def replay(
 def verify(
     expect: str | None = typer.Option(None, "--expect", help="a head digest printed earlier"),
     bundle: str | None = typer.Option(None, "--bundle", metavar="DIR",
-                                      help="Check an evidence bundle (replay --export) instead, offline"),
+                                      help="Check the evidence bundles in DIR (replay --export) instead, offline"),
     public_key: str | None = typer.Option(None, "--public-key", metavar="HEX",
                                           help="With --bundle: the signer required (cases signing-key)"),
 ) -> None:
@@ -172,7 +173,8 @@ def verify(
 
 
 def verify_bundle(bundle: str, public_key: str | None) -> None:
-    """The offline check of an evidence bundle: exit 0 when every file and the signature hold, 1 if not."""
+    """The offline check of the evidence bundles in a directory (every manifest-CASE.json in
+    it): exit 0 when every listed file and every signature hold, 1 if not, 2 with no manifest."""
     from services.reporting.audit.signing import NotABundle, check_bundle, is_public_key
 
     if public_key is not None:

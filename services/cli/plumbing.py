@@ -84,7 +84,7 @@ def bus_setting() -> KafkaSettings | None:
         raise BadInput("CASES_BUS", str(error)) from None
 
 
-def resolve_sealed(result: dict[str, Any]) -> dict[str, Any]:
+def resolve_sealed(result: dict[str, Any], *, allow_reveal: bool = True) -> dict[str, Any]:
     """Values sealed under a member's key, as this reader may see them: "[sealed]", or
     "[erased]" once the member's key is gone; with --reveal the plaintext, and only after
     the read was recorded on the case (who, which fields), so no reveal goes unrecorded."""
@@ -98,11 +98,12 @@ def resolve_sealed(result: dict[str, Any]) -> dict[str, Any]:
     home = cases_home(OPTIONS.home, create=False)
     vault = open_vault(home, readonly=True)
     try:
-        if OPTIONS.reveal and vault is not None and result.get("case_id"):
+        reveal = OPTIONS.reveal and allow_reveal
+        if reveal and vault is not None and result.get("case_id"):
             readable = sorted({path for path, value in found if vault.unseal(value) != "[erased]"})
             if readable:
                 record_reveal(UUID(str(result["case_id"])), readable)
-        resolved = resolve(result, vault, reveal=OPTIONS.reveal)
+        resolved = resolve(result, vault, reveal=reveal)
     finally:
         if vault is not None:
             vault.close()

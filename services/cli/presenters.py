@@ -318,11 +318,17 @@ def signed_replay(r: dict[str, Any]) -> None:
 
 
 def bundle_check(r: dict[str, Any]) -> None:
-    """An evidence bundle's check: each file, what is wrong, the signature and its signer."""
+    """The check of a directory's evidence bundles: each case, each file, what is wrong, the
+    signatures and their signer."""
+    from services.reporting.audit.signing import looks_like_bundle_file
+
+    one = len(r["cases"]) == 1
+    cases = ("case " if one else "cases ") + ", ".join(escape(c) for c in r["cases"])
     if r["ok"]:
-        out.print(f"[bold green]OK[/bold green]: {len(r['files'])} files as signed, signature valid")
+        out.print(f"[bold green]OK[/bold green]: {len(r['files'])} files as signed, "
+                  f"{'signature' if one else 'signatures'} valid ({cases})")
     else:
-        out.print(f"[bold red]NOT OK[/bold red]: {escape(r['bundle'])}")
+        out.print(f"[bold red]NOT OK[/bold red]: {escape(r['bundle'])} ({cases})")
     changed, missing = set(r["changed"]), set(r["missing"])
     for name in r["files"]:
         status = "CHANGED since signed" if name in changed else "MISSING" if name in missing else "ok"
@@ -330,8 +336,9 @@ def bundle_check(r: dict[str, Any]) -> None:
     for name in sorted(missing - set(r["files"])):
         say(f"  {escape(name)}: MISSING")
     for name in r["unexpected"]:
-        say(f"  {escape(name)}: NOT IN THE MANIFEST")
+        say(f"  {escape(name)}: " + ("NOT IN ANY MANIFEST" if looks_like_bundle_file(name)
+                                      else "not in any manifest (allowed: not a bundle file)"))
     for problem in r["problems"]:
         say(f"  {escape(problem)}")
-    say(f"signature: {r['signature']}; signer named by the manifest: {r['public_key'] or 'none'}"
+    say(f"signature: {r['signature']}; signer named by the manifests: {r['public_key'] or 'none'}"
         + (f"; required: {r['required_public_key']}" if r.get("required_public_key") else ""))

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from events.envelope import DomainEvent
+from events.intake import IdentityRevealed, MemberErased
 from events.review import NetworkReferralSent
 from services.reporting.projections.case_state import causal_order
 
@@ -34,7 +35,9 @@ EXTERNAL_REVIEWER = "external_reviewer"
 
 
 def audit_findings(events: Iterable[DomainEvent]) -> dict[str, Any]:
-    """{"disclosures": [...], "consent_changes": [...], "sla": {...}, "findings": [...]}."""
+    """{"disclosures": [...], "consent_changes": [...], "sla": {...}, "reads": [...],
+    "findings": [...]}. `reads`: every read of the member's plaintext (who, when, which
+    fields, why) and the erasure, if any."""
     ordered = sorted(events, key=causal_order)
     position = {e.event_id: i for i, e in enumerate(ordered)}
     consent = _ConsentLog(ordered, position)
@@ -55,8 +58,12 @@ def audit_findings(events: Iterable[DomainEvent]) -> dict[str, Any]:
                       + (f" ({sla['working_days_used']} working days used)"
                          if sla["working_days_used"] is not None else ""),
         })
+    reads = [{"at": e.occurred_at.isoformat(), "reader": e.actor, "kind": e.type_name,
+              **({"fields": list(e.fields), "purpose": e.purpose} if isinstance(e, IdentityRevealed)
+                 else {"reason": getattr(e, "reason", None)})}
+             for e in ordered if isinstance(e, IdentityRevealed | MemberErased)]
     return {"disclosures": disclosures, "consent_changes": consent.changes(),
-            "sla": sla, "findings": findings}
+            "sla": sla, "reads": reads, "findings": findings}
 
 
 def _disclosures_in(event: Any, partners: dict[UUID, str]) -> list[dict[str, Any]]:
