@@ -21,8 +21,10 @@ def rebuild() -> None:
     with runtime() as rt, Progress(disable=OPTIONS.json, transient=True) as bar:
         task = bar.add_task("Rebuilding the views", total=None)
         settings = getattr(rt, "settings", None)
-        batches = topic_batches(settings.bootstrap) if settings else store_batches(rt.services)
+        skipped: list[dict[str, Any]] = []
+        batches = topic_batches(settings.bootstrap, skipped) if settings else store_batches(rt.services)
         result = rebuild_views(rt.reporting, batches, lambda n: bar.advance(task, n))
+        result["skipped"] = skipped  # undecodable messages on the topics, each named
     emit(result, lambda r: presenters.say(
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "
         + ("identical to the live views." if r["equal_to_live"] else

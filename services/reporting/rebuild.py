@@ -28,7 +28,9 @@ def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[D
             yield [app.decode(n) for n in section]
 
 
-def topic_batches(bootstrap: str) -> Iterator[list[DomainEvent]]:
+def topic_batches(bootstrap: str, skipped: list[dict[str, Any]] | None = None) -> Iterator[list[DomainEvent]]:
+    """Every case topic from offset 0. A message that does not decode (a poison message the
+    workers dead-lettered; topics are kept for ever) is skipped and listed in `skipped`."""
     from kafka import KafkaConsumer
 
     from events.topics import SERVICES, case_topic
@@ -39,9 +41,31 @@ def topic_batches(bootstrap: str) -> Iterator[list[DomainEvent]]:
     try:
         partitions = all_partitions(consumer, [case_topic(s) for s in SERVICES])
         for messages in read_to_end(consumer, partitions, BATCH):
-            yield [decode(m.value) for m in messages]
+            batch = []
+            for m in messages:
+                try:
+                    batch.append(decode(m.value))
+                except Exception as error:  # noqa: BLE001 - any undecodable message is skipped, and said
+                    if skipped is not None:
+                        skipped.append({"topic": m.topic, "partition": m.partition, "offset": m.offset,
+                                        "reason": undecodable_reason(error)})
+            yield batch
     finally:
         consumer.close()
+
+
+def undecodable_reason(error: Exception) -> str:
+    """What is wrong with a message, for a person: the field and the problem, no data."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            first = errors(include_input=False)[0]
+            return f"{'.'.join(str(p) for p in first['loc']) or 'message'}: {first['msg']}"
+        except Exception:  # noqa: BLE001 - fall back to the plain description below
+            pass
+    if isinstance(error, ValueError | KeyError):
+        return "not a case event this service can read (malformed JSON or an unknown type)"
+    return "not a case event this service can read"
 
 
 def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[DomainEvent]],
@@ -53,13 +77,17 @@ def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[DomainEv
     with recorder.datastore.transaction(commit=True) as c:
         for statement in fresh.create:
             c.execute(statement)
-    events = 0
-    for batch in batches:
-        with recorder.datastore.transaction(commit=True) as c:
-            update_views(fresh, c, batch)
-        events += len(batch)
-        progress(len(batch))
-    differences = compare(CaseViews(recorder.datastore, live), CaseViews(recorder.datastore, fresh))
+    try:
+        events = 0
+        for batch in batches:
+            with recorder.datastore.transaction(commit=True) as c:
+                update_views(fresh, c, batch)
+            events += len(batch)
+            progress(len(batch))
+        differences = compare(CaseViews(recorder.datastore, live), CaseViews(recorder.datastore, fresh))
+    except BaseException:
+        drop(recorder, fresh)  # a failed rebuild leaves nothing behind
+        raise
     swap(recorder, live, fresh)
     return {"events": events, "cases": len(CaseViews(recorder.datastore, live).all_states()),
             "equal_to_live": not differences, "differences": differences[:20]}
@@ -71,6 +99,12 @@ def compare(live: CaseViews, fresh: CaseViews) -> list[str]:
     differences += [f"case {cid}: missing from the live views" for cid in new.keys() - old.keys()]
     differences += [f"case {cid}: state differs" for cid in old.keys() & new.keys() if old[cid] != new[cid]]
     return sorted(differences)
+
+
+def drop(recorder: Any, fresh: ViewSql) -> None:
+    with recorder.datastore.transaction(commit=True) as c:
+        for table in fresh.tables:
+            c.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def swap(recorder: Any, live: ViewSql, fresh: ViewSql) -> None:

@@ -133,6 +133,19 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     for name in ("records", "review", "reporting"):
         assert workers.processes[name].poll() is None, f"{name} worker died"
 
+    # The topics keep the poison for ever: a rebuild skips it, says so, leaves nothing behind.
+    rebuilt = cases("rebuild")
+    assert rebuilt.code == 0, rebuilt.stderr
+    assert rebuilt.json["equal_to_live"] is True
+    skipped = rebuilt.json["skipped"]
+    assert len(skipped) == 3 and {s["topic"] for s in skipped} == {case_topic("intake")}
+    assert all(s["reason"] and "Error" not in s["reason"] for s in skipped)
+    import sqlite3
+
+    with sqlite3.connect(workers.home / "reporting.sqlite") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert not [t for t in tables if t.startswith("reporting_rb")]
+
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     deployment: tuple[Workers, Cases], tmp_path: Path,

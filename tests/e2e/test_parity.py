@@ -6,9 +6,10 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from services.bootstrap import BusRuntime, EmbeddedRuntime
+from services.bootstrap import BusRuntime, EmbeddedRuntime, open_vault
 from services.common.context import SettableClock
 from services.runtime.kafka.config import parse_bus
+from services.runtime.keystore import resolve
 from services.simulation.demo import run_demo
 from tests.kafka_support import kafka_bootstrap, running_workers
 
@@ -41,6 +42,7 @@ def summary_without_ids(summary: dict[str, Any]) -> dict[str, Any]:
 def views(home: Path) -> list[dict[str, Any]]:
     """Every case's state, audit trail and consent history, generated ids blanked."""
     runtime = EmbeddedRuntime(home, SettableClock(_epoch()))  # reads the stores; pumps nothing
+    vault = open_vault(home, readonly=True)  # sealed values differ by nonce: compare plaintext
     try:
         found = []
         for state in sorted(runtime.reporting.views.all_states(), key=lambda s: s["opened_at"]):
@@ -51,10 +53,13 @@ def views(home: Path) -> list[dict[str, Any]]:
                      for e in runtime.reporting.views.audit_trail(case_id)]
             consents = [{k: v for k, v in row.items() if k not in ("event_id", "case_id", "member_ref")}
                         for row in runtime.reporting.views.consent_history(case_id)]
+            state = resolve(state, vault, reveal=True)  # type: ignore[assignment]
             found.append({"state": blank_ids(state), "trail": trail, "consents": consents})
         return found
     finally:
         runtime.close()
+        if vault is not None:
+            vault.close()
 
 
 def blank_ids(state: dict[str, Any]) -> dict[str, Any]:
