@@ -28,7 +28,7 @@ class Reporting(ServiceApplication):
     # -- the store --------------------------------------------------------------------------
 
     def extra_tables(self) -> list[str]:
-        return view_sql_for(self.recorder.datastore).create  # type: ignore[attr-defined]
+        return [*super().extra_tables(), *view_sql_for(self.recorder.datastore).create]  # type: ignore[attr-defined]
 
     def transaction_writes(self, upstream: Sequence[DomainEvent],
                            recorded: Sequence[DomainEvent]) -> TransactionWrite:

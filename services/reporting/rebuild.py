@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from events.codec import decode
+from events.codec import decode, why_unreadable
 from events.envelope import DomainEvent
 from services.reporting.views import CaseViews, ViewSql, update_views, view_sql_for
 from services.runtime.application import ServiceApplication
@@ -48,24 +48,10 @@ def topic_batches(bootstrap: str, skipped: list[dict[str, Any]] | None = None) -
                 except Exception as error:  # noqa: BLE001 - any undecodable message is skipped, and said
                     if skipped is not None:
                         skipped.append({"topic": m.topic, "partition": m.partition, "offset": m.offset,
-                                        "reason": undecodable_reason(error)})
+                                        "reason": why_unreadable(error)})
             yield batch
     finally:
         consumer.close()
-
-
-def undecodable_reason(error: Exception) -> str:
-    """What is wrong with a message, for a person: the field and the problem, no data."""
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        try:
-            first = errors(include_input=False)[0]
-            return f"{'.'.join(str(p) for p in first['loc']) or 'message'}: {first['msg']}"
-        except Exception:  # noqa: BLE001 - fall back to the plain description below
-            pass
-    if isinstance(error, ValueError | KeyError):
-        return "not a case event this service can read (malformed JSON or an unknown type)"
-    return "not a case event this service can read"
 
 
 def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[DomainEvent]],

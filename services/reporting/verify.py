@@ -91,13 +91,13 @@ def check_witnesses(services: Mapping[str, ServiceApplication], newest: dict[str
 
 
 def witnessed_store(tracked: str, witness: str, services: Mapping[str, Any]) -> str | None:
-    """The store a tracking name speaks for: "intake" (embedded), "intake.2" (a Kafka
-    partition of intake's topic), "outbox:cases.intake.v1" (the store's own relay)."""
+    """The store a tracking name speaks for: "intake" (embedded: a notification id of
+    intake's), "outbox:cases.intake.v1" (the store's own relay). Over Kafka a follower
+    tracks partition offsets ("intake.2"), which say nothing of the leader's positions: there
+    the relay and the topic copy (verify_topics) witness the store."""
     if tracked.startswith("outbox:"):
         return witness
-    base, _, partition = tracked.rpartition(".")
-    name = base if partition.isdigit() and base else tracked
-    return name if name in services else None
+    return tracked if tracked in services else None
 
 
 def tracking_positions(app: ServiceApplication) -> dict[str, int]:

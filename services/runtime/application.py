@@ -115,8 +115,31 @@ class ServiceApplication(ProcessApplication[UUID]):
     # -- the store's schema -----------------------------------------------------------------
 
     def extra_tables(self) -> list[str]:
-        """CREATE statements of tables the service keeps beside its events (its views)."""
-        return []
+        """CREATE statements of tables the service keeps beside its events: the upstream
+        events it applied (by event id), and a service's own (reporting's views)."""
+        return [f"CREATE TABLE IF NOT EXISTS {self.applied_table()} (event_id TEXT PRIMARY KEY)"]
+
+    def applied_table(self) -> str:
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        if "postgres" in type(datastore).__module__:
+            return f"{datastore.schema}.{self.name}_applied_events"
+        return "applied_events"
+
+    def already_applied(self, events: Sequence[DomainEvent]) -> set[str]:
+        """Which of these upstream events this service applied before (by event id)."""
+        ids = [str(e.event_id) for e in events]
+        if not ids:
+            return set()
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        param = "%s" if "postgres" in type(datastore).__module__ else "?"
+        found: set[str] = set()
+        with datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                c.execute(f"SELECT event_id FROM {self.applied_table()} WHERE event_id IN"
+                          f" ({', '.join([param] * len(chunk))})", chunk)
+                found.update(row["event_id"] for row in c.fetchall())
+        return found
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -133,8 +156,20 @@ class ServiceApplication(ProcessApplication[UUID]):
         if not recorded and tracking is None:
             return
         write = self.transaction_writes(upstream, recorded)
-        extras = {"in_transaction": write} if write is not None else {}
-        self.events.put(list(recorded), tracking=tracking, **extras)
+        applied = [str(e.event_id) for e in upstream]
+        table = self.applied_table()
+        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        param = "%s" if "postgres" in type(datastore).__module__ else "?"
+
+        def in_transaction(cursor: Any) -> None:
+            # Each upstream event once, whatever position it came at: a repeat (a relay's
+            # re-send at a new offset, a concurrent pump) hits the key and rolls back all.
+            for event_id in applied:
+                cursor.execute(f"INSERT INTO {table} VALUES ({param})", (event_id,))
+            if write is not None:
+                write(cursor)
+
+        self.events.put(list(recorded), tracking=tracking, in_transaction=in_transaction)
 
     def save(self, *aggregates: Any, **_: Any) -> list[Any]:
         """A command's changes: every pending event of the given aggregates, one transaction."""
@@ -189,20 +224,28 @@ class ServiceApplication(ProcessApplication[UUID]):
     def process_events(self, jobs: Sequence[tuple[Any, Tracking]]) -> int:
         """Apply a run of upstream events from ONE upstream sequence (a leader's log, or one
         partition of its topic) in a single transaction, with one tracking record: the last
-        position. Positions at or below what is already tracked, or repeated within the run
-        (a relay's re-send), are skipped, so the effect stays exactly once. Returns how many
-        were applied. A concurrent writer that got there first makes this raise
-        IntegrityError with nothing recorded; the caller pulls again."""
+        position. Positions at or below what is already tracked are skipped (a redelivery),
+        and so is an event applied before under any position (a relay's re-send, by event
+        id), so the effect stays exactly once. Returns how many were applied. A concurrent
+        writer that got there first makes this raise IntegrityError with nothing recorded;
+        the caller pulls again."""
         if not jobs:
             return 0
         with self.processing_lock:
             done = self.recorder.max_tracking_id(jobs[0][1].application_name) or 0
-            fresh = []
+            seen = self.already_applied([event for event, _ in jobs])
+            fresh, last = [], None
             for event, tracking in jobs:
-                if tracking.notification_id > done:
+                if tracking.notification_id <= done:
+                    continue
+                done, last = tracking.notification_id, tracking
+                if str(event.event_id) not in seen:
+                    seen.add(str(event.event_id))
                     fresh.append((event, tracking))
-                    done = tracking.notification_id
-            if not fresh:
+            if last is None:
+                return 0
+            if not fresh:  # only repeats: move the position on, change nothing else
+                self.commit([], tracking=last)
                 return 0
             changed: dict[UUID, Aggregate] = {}
             recorded: list[DomainEvent] = []
@@ -214,7 +257,7 @@ class ServiceApplication(ProcessApplication[UUID]):
                         recorded.extend(aggregate.collect_events())
             finally:
                 self._batch = None
-            self.commit(recorded, tracking=fresh[-1][1], upstream=[event for event, _ in fresh])
+            self.commit(recorded, tracking=last, upstream=[event for event, _ in fresh])
             return len(fresh)
 
     def react(self, event: DomainEvent) -> list[Aggregate]:

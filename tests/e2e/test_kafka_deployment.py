@@ -111,25 +111,38 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_goes_on(
 ) -> None:
     workers, cases = deployment
     producer = KafkaProducer(bootstrap_servers=workers.bootstrap)
+    forged = [("source_service", b"intake"), ("notification_id", b"999999")]  # a high position
     producer.send(case_topic("intake"), key=b"x", value=b"{not json",
-                  headers=[("source_service", b"intake"), ("notification_id", b"999999")])
+                  headers=[*forged, ("type", b"case_opened"), ("event_id", b"e1")])
     producer.send(case_topic("intake"), key=b"y", value=b'{"type": "no_such_event"}',
-                  headers=[("source_service", b"intake"), ("notification_id", b"999998")])
+                  headers=[*forged, ("type", b"no_such_event"), ("event_id", b"e2")])
     producer.send(case_topic("intake"), key=b"z", value=b"{}")  # no headers at all
+    # A real event re-sent as a newer schema version, and one whose type header lies.
+    newer = b'{"type": "case_cancelled", "schema_version": 99, "event_id": "00000000-0000-4000-8000-000000000001"}'
+    producer.send(case_topic("intake"), key=b"v", value=newer,
+                  headers=[*forged, ("type", b"case_cancelled"),
+                           ("event_id", b"00000000-0000-4000-8000-000000000001")])
     producer.flush()
     cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
-    opened = cases("open", cases.write("case.json", request()))
-    assert cases("show", opened.json["case_id"]).json["status"] == "awaiting_consent"
+    # Cases opened after the forged high positions reach every service all the same.
+    opened = [cases("open", cases.write(f"case{i}.json", request())).json["case_id"] for i in range(4)]
+    for case in opened:
+        assert cases("show", case).json["status"] == "awaiting_consent"
+        granted = cases("consent", "grant", case, "--scope", "records_access")
+        assert granted.code == 0 and granted.json["status"] == "collecting_records"
 
     deadline = time.monotonic() + 30
     reasons: list[str] = []
-    while time.monotonic() < deadline and len(reasons) < 6:
+    while time.monotonic() < deadline and len(reasons) < 12:
         reasons = [dict(m.headers)["dlq_reason"].decode()
                    for m in read_topic(workers.bootstrap, DEADLETTER_TOPIC)]
-    # Each of the three consumers of the intake topic parks each of the three messages.
-    assert len(reasons) >= 6
-    assert any(r.startswith("undecodable") for r in reasons)
-    assert any("header" in r for r in reasons)
+    # Each of the three consumers of the intake topic parks each of the four messages.
+    assert len(reasons) >= 12
+    assert any(r == "undecodable: not JSON" for r in reasons)
+    assert any(r == "undecodable: type: not a known event type" for r in reasons)
+    assert any(r.startswith("missing header") for r in reasons)
+    assert any("newer than this code reads" in r for r in reasons)
+    assert not any("Error" in r for r in reasons)  # reasons for people, not class names
     for name in ("records", "review", "reporting"):
         assert workers.processes[name].poll() is None, f"{name} worker died"
 
@@ -138,7 +151,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     assert rebuilt.code == 0, rebuilt.stderr
     assert rebuilt.json["equal_to_live"] is True
     skipped = rebuilt.json["skipped"]
-    assert len(skipped) == 3 and {s["topic"] for s in skipped} == {case_topic("intake")}
+    assert len(skipped) == 4 and {s["topic"] for s in skipped} == {case_topic("intake")}
     assert all(s["reason"] and "Error" not in s["reason"] for s in skipped)
     import sqlite3
 

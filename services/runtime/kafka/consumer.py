@@ -1,11 +1,17 @@
 """A service consuming its upstream topics with exactly-once effect.
 
 Each message is decoded and handed to the service's reactions together with a tracking
-record (upstream service and partition, upstream notification id) that commits in the
-same transaction as whatever the reaction records. A message seen before hits the unique
-tracking row and changes nothing, so Kafka's committed offsets are only a hint for where
-to resume. A message that cannot be decoded, names an unknown type, or makes a reaction
-fail goes to the dead-letter topic with the reason, and the worker goes on.
+record (the upstream topic's service and partition, and the partition offset the broker
+gave it) that commits in the same transaction as whatever the reaction records, with the
+event's id in the service's applied-events table. A redelivered offset is skipped by the
+tracking record; the same event at a new offset (a relay's re-send) by its id. Nothing a
+producer writes in a header decides what is skipped: offsets come from the broker. Kafka's
+committed offsets are only a hint for where to resume.
+
+A message that cannot be decoded, names an unknown type or a newer schema version than
+this code reads, whose `type` or `event_id` header disagrees with its payload, or that
+makes a reaction fail goes to the dead-letter topic with a reason a person can act on (the
+field and the problem, never the data), and the worker goes on.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from events.codec import decode
+from events.codec import decode, why_unreadable
 from events.topics import DEADLETTER_TOPIC, case_topic
+from services.common.errors import Refused
 from services.runtime.application import ServiceApplication
 from services.runtime.metrics import WorkerMetrics
 
@@ -57,6 +64,7 @@ class ServiceConsumer:
         self.app = app
         self.metrics = metrics if metrics is not None else WorkerMetrics(app.name)
         self.topics = [case_topic(leader) for leader in leaders]
+        self.service_of_topic = {case_topic(leader): leader for leader in leaders}
         self.producer = producer
         self.interests = set(app.topics)  # the event types this service reacts to
         self.consumer = KafkaConsumer(
@@ -107,7 +115,12 @@ class ServiceConsumer:
             return
         self.applied += applied
         each = (time.perf_counter() - started) / len(jobs)
-        for _, event, _ in jobs:
+        # Repeats (redeliveries, re-sends) are counted apart from what was processed; the
+        # batch does not say which were which, so the processed types are its newest ones.
+        repeats = len(jobs) - applied
+        for _ in range(repeats):
+            self.metrics.event_redelivered(each)
+        for _, event, _ in jobs[repeats:]:
             self.metrics.event_processed(event, each)
 
     def commit(self) -> None:
@@ -127,47 +140,60 @@ class ServiceConsumer:
         """The message's event and its tracking record, or None when it is dead-lettered
         or of no interest to this service."""
         headers = {k: v.decode(errors="replace") for k, v in (message.headers or [])}
-        try:
-            source = headers["source_service"]
-            position = int(headers["notification_id"])
-        except (KeyError, ValueError):
-            self.dead_letter(message, "missing or malformed source_service/notification_id header")
+        if "type" not in headers or "event_id" not in headers:
+            self.dead_letter(message, "missing header: every case message carries type and event_id")
             return None
         try:
             event = decode(message.value)
         except Exception as error:  # noqa: BLE001 - undecodable bytes or unknown type: park it, go on
-            self.dead_letter(message, f"undecodable: {type(error).__name__}")
+            self.dead_letter(message, f"undecodable: {why_unreadable(error)}")
+            return None
+        if headers["type"] != event.type_name:
+            self.dead_letter(message, f"header mismatch: the type header says {headers['type']!r},"
+                                      f" the payload is {event.type_name!r}")
+            return None
+        if headers["event_id"] != str(event.event_id):
+            self.dead_letter(message, "header mismatch: the event_id header is not the payload's event id")
             return None
         if self.interests and event.type_name not in self.interests:
             return None
-        return message, event, Tracking(f"{source}.{message.partition}", position)
+        source = self.service_of_topic.get(message.topic, message.topic)
+        # The broker's offset, not a header a producer could set: offset 0 is position 1.
+        return message, event, Tracking(f"{source}.{message.partition}", message.offset + 1)
 
     def apply(self, message: Any, event: Any, tracking: Tracking) -> None:
         started = time.perf_counter()
         try:
-            self.process_with_retries(event, tracking)
+            applied = self.process_with_retries(event, tracking)
         except Redelivered:  # seen before: its effect is already stored
             self.metrics.event_redelivered(time.perf_counter() - started)
         except Exception as error:  # noqa: BLE001 - a poison message must not stop the worker
-            self.dead_letter(message, f"reaction failed: {type(error).__name__}: {error}")
+            log.warning("reaction to %s failed: %s", event.type_name, type(error).__name__)
+            reason = (f"refused: {error.code}" if isinstance(error, Refused)
+                      else "an unexpected error in the reaction (the worker's log names it)")
+            self.dead_letter(message, f"reaction failed: {event.type_name}: {reason}")
             self._mark_handled(tracking)
         else:
-            self.applied += 1
-            self.metrics.event_processed(event, time.perf_counter() - started)
+            if applied:
+                self.applied += 1
+                self.metrics.event_processed(event, time.perf_counter() - started)
+            else:
+                self.metrics.event_redelivered(time.perf_counter() - started)
 
-    def process_with_retries(self, event: Any, tracking: Tracking, attempts: int = 5) -> None:
+    def process_with_retries(self, event: Any, tracking: Tracking, attempts: int = 5) -> int:
         """An IntegrityError means either "seen before" (the tracking row) or that a command
-        changed the same aggregate meanwhile (its version); the second is retried."""
+        changed the same aggregate meanwhile (its version); the second is retried. Returns
+        1 when applied, 0 when it was a repeat."""
         for attempt in range(attempts):
             try:
-                self.app.process_event(event, tracking)
-                return
+                return self.app.process_events([(event, tracking)])
             except IntegrityError:
                 if (self.app.recorder.max_tracking_id(tracking.application_name) or 0) >= tracking.notification_id:
                     raise Redelivered() from None
                 if attempt == attempts - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))
+        return 0
 
     def _mark_handled(self, tracking: Tracking) -> None:
         with contextlib.suppress(IntegrityError):
