@@ -141,6 +141,13 @@ def drive(rt: EmbeddedRuntime, clock: SettableClock, work: Workload) -> list[UUI
     CLI does, so each step's downstream reactions are part of that step's cost."""
     records, review, reporting = rt.records, rt.review, rt.reporting
     case_ids = []
+
+    def submit_as_assigned(case_id: UUID, outcome: str, summary: str, ctx: Context) -> None:
+        """The opinion comes from the reviewer the case was assigned to (the network's own
+        expert for a third-party review)."""
+        assigned = (reporting.case_state(case_id)["review"] or {}).get("reviewer") or "Network expert"
+        review.submit_opinion(case_id, outcome, summary, assigned, ctx)
+
     for plan in work.cases:
         ctx = _ctx(clock, "user:case_handler")
         case_id = rt.intake.open_case(parse_case_request(plan.request_json, ctx.today), ctx).case_id
@@ -153,8 +160,7 @@ def drive(rt: EmbeddedRuntime, clock: SettableClock, work: Workload) -> list[UUI
         if plan.third_party:
             steps.append((records.grant_consent, ("third_party_disclosure", "portal"), "member"))
         steps += [
-            (review.submit_opinion, ("confirmed", "Agree with the proposed repair", "Dr Able"),
-             "reviewer:Dr Able"),
+            (submit_as_assigned, ("confirmed", "Agree with the proposed repair"), "reviewer"),
             (reporting.deliver_report, (), "user:case_handler"),
         ]
         for command, args, actor in steps:

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench import embedded
 from bench.kafka_raw import KafkaSettings, Workload, drop_topics, fresh_topics
@@ -201,14 +201,16 @@ def check(work: Workload, relays: list[OutboxRelay], consumer: BenchConsumer,
                            f"of {expected} records")
     reporting = consumer.app
     for relay in relays:
-        # Tracking is per upstream service and partition; the highest position tracked on
-        # any of the topic's partitions must be the last notification the relay published.
-        partitions = consumer.consumer.partitions_for_topic(relay.topic) or set()
-        tracked = max((reporting.recorder.max_tracking_id(f"{relay.app.name}.{p}") or 0
-                       for p in partitions), default=0)
-        if tracked != relay.position():
-            raise RuntimeError(f"reporting tracked {relay.app.name} up to {tracked}, "
-                               f"the relay published up to {relay.position()}")
+        # Tracking is per upstream service and partition, by the broker's offset (offset + 1):
+        # every partition of the topic must be tracked to its end.
+        partitions = [TopicPartition(relay.topic, p)
+                      for p in sorted(consumer.consumer.partitions_for_topic(relay.topic) or set())]
+        ends = consumer.consumer.end_offsets(partitions)
+        for tp in partitions:
+            tracked = reporting.recorder.max_tracking_id(f"{relay.app.name}.{tp.partition}") or 0
+            if tracked != ends[tp]:
+                raise RuntimeError(f"reporting tracked {relay.topic}[{tp.partition}] to offset"
+                                   f" {tracked}, the partition ends at {ends[tp]}")
     states = reporting.views.count_by_status()  # type: ignore[attr-defined]
     if sum(states.values()) != work.cases:
         raise RuntimeError(f"reporting's views hold {sum(states.values())} cases, "
