@@ -30,4 +30,5 @@ fi
 export CASES_TEST_PG_DSN="postgresql://cases:cases@127.0.0.1:${CASES_PG_PORT:-55432}/cases"
 export CASES_TEST_KAFKA="127.0.0.1:${KAFKA_PORT:-9092}"
 export CASES_REQUIRE_SERVICES=1
+bash infra/prometheus/install.sh  # promtool and prometheus for tests/e2e/test_prometheus.py; starts nothing
 .venv/bin/python -m pytest "$@"

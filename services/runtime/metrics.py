@@ -122,6 +122,13 @@ class WorkerMetrics:
         self.backlog.labels(self.service).set(backlog)
 
     def consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """The lag of each partition this worker holds now. A partition it no longer holds
+        (another instance took it) is dropped, not left at its last value: a frozen lag
+        would read as a stalled partition."""
+        current = {(topic, str(partition)) for topic, partition in lags}
+        for topic, partition in getattr(self, "_lag_series", set()) - current:
+            self.lag.remove(self.service, topic, partition)
+        self._lag_series = current
         for (topic, partition), lag in lags.items():
             self.lag.labels(self.service, topic, str(partition)).set(lag)
 

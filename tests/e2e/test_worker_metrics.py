@@ -71,7 +71,8 @@ def test_each_worker_serves_its_metrics_without_identifiers(tmp_path: Path) -> N
         cases = Cases(home, env={"CASES_BUS": f"kafka://{bootstrap}"})
         poison = KafkaProducer(bootstrap_servers=bootstrap)
         poison.send(case_topic("intake"), key=b"x", value=b"{not json",
-                    headers=[("source_service", b"intake"), ("notification_id", b"999999")])
+                    headers=[("source_service", b"intake"), ("notification_id", b"999999"),
+                             ("type", b"case_opened"), ("event_id", b"e1")])
         poison.send(case_topic("intake"), key=b"z", value=b"{}")  # no headers at all
         poison.flush()
         poison.close()

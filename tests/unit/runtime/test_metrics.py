@@ -164,3 +164,11 @@ def test_the_exporter_serves_its_own_registry_and_port_zero_serves_nothing() -> 
     finally:
         one.close()
         two.close()
+
+
+def test_a_partition_no_longer_held_leaves_the_lag_gauge() -> None:
+    metrics = WorkerMetrics("records")
+    metrics.consumer_lag({("cases.intake.v1", 0): 4, ("cases.intake.v1", 1): 2})
+    metrics.consumer_lag({("cases.intake.v1", 0): 1})  # partition 1 went to another instance
+    lags = {labels: value for (name, labels), value in samples(metrics).items() if name == "cases_consumer_lag"}
+    assert lags == {(("partition", "0"), ("service", "records"), ("topic", "cases.intake.v1")): 1}
