@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,10 +108,14 @@ class GeneralPractitioner(_Value):
 
 
 class MemberIdentified(CaseEvent):
-    """The direct identifiers given with the request. The only event that holds them."""
+    """The direct identifiers given with the request. The only event that holds them.
+
+    v2: each identity and GP field sealed under the member's own key. v1 (before per-member
+    keys) held them in plaintext; it upcasts unchanged (see events/upcasting.py)."""
 
     type_name = "member_identified"
     service = "intake"
+    schema_version: ClassVar[int] = 2
     member_ref: UUID
     identity: MemberIdentity
     gp: GeneralPractitioner | None = None

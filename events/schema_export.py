@@ -60,11 +60,64 @@ def rendered() -> dict[str, str]:
     return files
 
 
+def older_versions() -> dict[str, list[int]]:
+    """Type name -> the earlier versions whose schemas stay published (1 .. current-1)."""
+    return {name: list(range(1, cls.schema_version)) for name, cls in REGISTRY.items()
+            if cls.schema_version > 1}
+
+
+def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") -> list[str]:
+    """What makes `new` unreadable by a consumer of `old` within one schema version: a field
+    removed, a field newly required, a field's type changed (recursively into objects)."""
+    problems = []
+    old_props, new_props = old.get("properties", {}), new.get("properties", {})
+    for field in old_props:
+        if field not in new_props:
+            problems.append(f"{where}{field}: removed")
+        elif _type_of(old_props[field]) != _type_of(new_props[field]):
+            problems.append(f"{where}{field}: type changed from {_type_of(old_props[field])}"
+                            f" to {_type_of(new_props[field])}")
+    for field in set(new.get("required", [])) - set(old.get("required", [])):
+        problems.append(f"{where}{field}: now required")
+    for name, old_def in old.get("$defs", {}).items():
+        new_def = new.get("$defs", {}).get(name)
+        if new_def is not None:
+            problems += breaking_changes(old_def, new_def, f"{where}{name}.")
+    return problems
+
+
+def _type_of(prop: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return "object " + prop["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in prop:
+        return " | ".join(sorted(_type_of(p) for p in prop["anyOf"]))
+    if "const" in prop:
+        return f"const {prop['const']!r}"
+    kind = prop.get("type", "any")
+    if kind == "array" and isinstance(prop.get("items"), dict):
+        return f"array of {_type_of(prop['items'])}"
+    return str(kind) + (f" ({prop['format']})" if "format" in prop else "")
+
+
 def main() -> int:
+    """Write the current version of every schema; keep the files of earlier versions; refuse
+    to overwrite a version's schema with a breaking change (that needs a new version)."""
     SCHEMA_DIR.mkdir(exist_ok=True)
     wanted = rendered()
+    keep = {f"{name}.v{v}.json" for name, versions in older_versions().items() for v in versions}
+    refused = []
+    for name, text in wanted.items():
+        path = SCHEMA_DIR / name
+        if path.exists():
+            problems = breaking_changes(json.loads(path.read_text()), json.loads(text))
+            if problems:
+                refused.append(f"{name}: {'; '.join(problems)}")
+    if refused:
+        sys.stderr.write("breaking changes within one schema version (bump schema_version and add"
+                         " an upcaster):\n  " + "\n  ".join(refused) + "\n")
+        return 1
     for stale in SCHEMA_DIR.glob("*.json"):
-        if stale.name not in wanted:
+        if stale.name not in wanted and stale.name not in keep:
             stale.unlink()
     for name, text in wanted.items():
         (SCHEMA_DIR / name).write_text(text)
