@@ -88,7 +88,7 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") 
 
 def _type_of(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
-        return "object " + prop["$ref"].rsplit("/", 1)[-1]
+        return "object " + str(prop["$ref"]).rsplit("/", 1)[-1]
     if "anyOf" in prop:
         return " | ".join(sorted(_type_of(p) for p in prop["anyOf"]))
     if "const" in prop:
