@@ -53,11 +53,12 @@ class ConsentRequested(CaseEvent):
 
 
 class CaseFileClosed(CaseEvent):
-    """Nothing more will be collected or disclosed for this case."""
+    """Nothing more will be collected or disclosed for this case (declined, cancelled, or
+    concluded: the report went out; consents may still change, nothing is released again)."""
 
     type_name = "case_file_closed"
     service = "records"
-    reason: Literal["declined", "cancelled"]
+    reason: Literal["declined", "cancelled", "concluded"]
 
 
 class ReviewConsentWithdrawn(CaseEvent):

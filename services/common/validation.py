@@ -22,6 +22,9 @@ from services.common.errors import BadInput
 
 # ASCII digits only: `\d` would also match fullwidth, Arabic-Indic and other Unicode digits.
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: The earliest year a date in a request or register may have (the moratorium rule also
+#: reaches 5 years before a policy's start, which must stay a real date).
+EARLIEST_YEAR = 1900
 
 #: Characters that show nothing: separators (spaces of every width, line and paragraph
 #: separators), controls (tabs, newlines) and format characters (zero-width space, BOM).
@@ -37,9 +40,12 @@ def _iso_date(value: Any) -> date:
     if not _ISO_DATE.fullmatch(value):
         raise ValueError(f"'{value}' is not an ISO date (YYYY-MM-DD)")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"'{value}' is not an ISO date (YYYY-MM-DD)") from None
+    if day.year < EARLIEST_YEAR:  # no policy, person or diagnosis here predates it
+        raise ValueError(f"'{value}' is before {EARLIEST_YEAR}: not a plausible date")
+    return day
 
 
 def is_blank(text: str) -> bool:
@@ -99,9 +105,30 @@ def load_json_object(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise BadInput("file", f"malformed JSON ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise BadInput("file", "nested too deeply to be a request or a register") from None
+    except ValueError:  # e.g. an integer literal beyond Python's digit limit
+        raise BadInput("file", "holds a number too large to read") from None
     if not isinstance(data, dict):
         raise BadInput("file", "must hold a JSON object")
+    _check_text(data, "")
     return data
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Every string must be real Unicode text: a lone surrogate ("\\ud800") is not."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput(path or "file", "holds an invalid character (a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, path or "file")
+            _check_text(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}[{index}]")
 
 
 def bad_input_from(error: ValidationError) -> BadInput:

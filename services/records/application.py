@@ -101,13 +101,20 @@ class Records(ServiceApplication):
             file.close("cancelled", ctx)
         return file
 
+    def on_case_concluded(self, event: CaseConcluded, ctx: Context) -> CaseFile | None:
+        file = self.load(CaseFile, event.case_id)
+        if file is not None:
+            file.conclude(ctx)
+        return file
+
     reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {
         CaseOpened: on_case_opened,
         EligibilityConfirmed: on_eligibility_confirmed,
         EligibilityDeclined: on_eligibility_declined,
         CaseCancelled: on_case_cancelled,
+        CaseConcluded: on_case_concluded,
     }
     #: Intake's events records does not act on. Above all `member_identified`: records never
     #: receives a direct identifier (the pull filters it out by type).
     ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset(
-        {PolicyTermsRecorded, MemberIdentified, CaseConcluded, IdentityRevealed, MemberErased})
+        {PolicyTermsRecorded, MemberIdentified, IdentityRevealed, MemberErased})

@@ -37,7 +37,7 @@ from services.common.context import Context, london_date
 from services.common.errors import Refused
 from services.records.domain.pseudonymise import RULESET_VERSION, pseudonymise_review_pack
 
-Stage = Literal["awaiting_eligibility", "awaiting_consent", "collecting", "complete", "closed"]
+Stage = Literal["awaiting_eligibility", "awaiting_consent", "collecting", "complete", "closed", "concluded"]
 
 
 class CaseFile(Aggregate):
@@ -47,6 +47,8 @@ class CaseFile(Aggregate):
     sla_working_days: int = 10
     suspended_for: str | None = None
     ready: bool = False
+    #: Once true, never false again: a withdrawal then suspends the review, not collection.
+    handed_to_review: bool = False
     pack_id: UUID | None = None
 
     def __init__(self, aggregate_id: UUID):
@@ -80,6 +82,12 @@ class CaseFile(Aggregate):
                         reason=f"case_{reason}", withdrawal_event_id=ctx.causation_id)
         self.record(CaseFileClosed, ctx, case_id=self.id, reason=reason)
 
+    def conclude(self, ctx: Context) -> None:
+        """The report went out: no more collection, and no pack is released again, whatever
+        consents change afterwards."""
+        if self.stage not in ("closed", "concluded"):
+            self.record(CaseFileClosed, ctx, case_id=self.id, reason="concluded")
+
     # -- consent --------------------------------------------------------------------------
 
     def grant(self, scope: str, channel: str, ctx: Context) -> None:
@@ -110,7 +118,7 @@ class CaseFile(Aggregate):
         if self.pack_id is not None:
             self.record(ReviewPackRecalled, ctx, case_id=self.id, pack_id=self.pack_id,
                         reason=f"{scope} withdrawn", withdrawal_event_id=withdrawal.event_id)
-        if scope == "records_access" and not was_ready and self.stage in ("collecting", "complete"):
+        if scope == "records_access" and not self.handed_to_review and self.stage in ("collecting", "complete"):
             # Before review: the case waits here. In review, review suspends itself.
             self.record(CollectionSuspended, ctx, case_id=self.id, reason="consent_withdrawn")
 
@@ -180,6 +188,8 @@ class CaseFile(Aggregate):
             raise Refused("consent_required", "records_access consent is not in force")
         if self.stage == "complete":
             raise Refused("records_complete", "records were already marked complete")
+        if self.stage == "concluded":
+            raise Refused("case_concluded", "the report went out: records are no longer collected")
         return consent
 
     # -- state ----------------------------------------------------------------------------
@@ -190,7 +200,8 @@ class CaseFile(Aggregate):
         elif isinstance(event, ConsentRequested):
             self.stage, self.model, self.sla_working_days = "awaiting_consent", event.model, event.sla_working_days
         elif isinstance(event, CaseFileClosed):
-            self.stage, self.ready = "closed", False
+            self.stage = "concluded" if event.reason == "concluded" else "closed"
+            self.ready = False
         elif isinstance(event, ConsentGranted):
             self.consents[event.scope] = event.event_id
             if event.scope == "records_access" and self.stage == "awaiting_consent":
@@ -220,4 +231,4 @@ class CaseFile(Aggregate):
         elif isinstance(event, ReviewPackRecalled):
             self.pack_id = None
         elif isinstance(event, CaseReadyForReview):
-            self.ready = True
+            self.ready = self.handed_to_review = True

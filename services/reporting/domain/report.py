@@ -33,6 +33,8 @@ class CaseReport(Aggregate):
             raise Refused("opinion_not_in", "the report cannot go out before the opinion is in")
         if self.delivered:
             raise Refused("report_already_delivered", "the report has already gone out")
+        if case["status"] in ("cancelled", "declined"):
+            raise Refused(f"case_{case['status']}", f"the case was {case['status']}: no report goes out")
         deliveries = [Delivery(recipient="member")]
         gp_consent = case["consent_events"].get("share_with_gp")
         withheld = None
