@@ -87,7 +87,7 @@ cat >"$PG_DATA/cases.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_SOCKET_DIR'
-max_connections = 200
+max_connections = 400
 # Disposable test data: trade crash safety for speed.
 fsync = off
 synchronous_commit = off

@@ -7,6 +7,7 @@ Business refusals exit 1 with the reason.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         unavailable = infrastructure_failure(error)
         if unavailable is None:
             raise
+        if os.environ.get("CASES_DEBUG"):  # for an operator: the cause, on stderr only
+            import traceback
+
+            traceback.print_exc()
         presenters.unavailable(unavailable, OPTIONS.json)
         return 3
 

@@ -62,7 +62,8 @@ def is_contention(error: Exception) -> bool:
     database, PostgreSQL's lock timeout or deadlock), not a broken or read-only store."""
     text = str(error).lower()
     return any(word in text for word in ("locked", "busy", "lock timeout", "deadlock",
-                                         "could not serialize", "concurrently"))
+                                         "could not serialize", "concurrently", "too many clients",
+                                         "connection slots", "couldn't get a connection"))
 
 
 class ServiceApplication(ProcessApplication[UUID]):

@@ -70,7 +70,10 @@ def postgres_env(dsn: str, schema: str = "") -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": "4",
+        # One connection kept per service, a few more only while busy: a command is one
+        # process with four services, and many may run at once against one database.
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "3",
         "POSTGRES_LOCK_TIMEOUT": "10",
     }
 
