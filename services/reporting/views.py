@@ -40,6 +40,11 @@ class ViewSql:
             " at TEXT NOT NULL, actor TEXT NOT NULL, channel TEXT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {prefix}consent_history_by_case ON {t}consent_history (case_id)",
         ]
+        # PostgreSQL runs transactions side by side: two that fold the same case (say one from
+        # intake's events, one from records') would each write a state the other did not
+        # see. One writer of the views at a time (readers are not blocked) makes each fold
+        # start from what the previous one committed. SQLite serialises writers itself.
+        self.serialise = (f"LOCK TABLE {t}case_state IN EXCLUSIVE MODE" if param == "%s" else None)
         self.insert_event = (f"INSERT INTO {t}case_events VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
                              " ON CONFLICT DO NOTHING")
         self.case_payloads = f"SELECT payload FROM {t}case_events WHERE case_id = {p}"
@@ -63,6 +68,8 @@ def update_views(sql: ViewSql, c: Any, events: Iterable[DomainEvent]) -> None:
     An event that sorts after everything the case already had is folded onto the stored
     state (the usual case); one that arrives out of causal order (possible across
     topics) makes the case refold from its whole trail. Both give what `fold` gives."""
+    if sql.serialise is not None and any(isinstance(e, CaseEvent) for e in events):
+        c.execute(sql.serialise)
     new: dict[str, list[CaseEvent]] = {}
     for event in events:
         if not isinstance(event, CaseEvent):

@@ -26,8 +26,10 @@ PARALLEL = 20
 
 def spawn(cases: Cases, *args: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "services.cli", *args, "--home", str(cases.home), "--json"]
+    # CASES_DEBUG: a command that fails cleanly (exit 3) also prints its cause on stderr,
+    # which the assertion below shows.
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **cases.env})
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "CASES_DEBUG": "1", **cases.env})
 
 
 def all_at_once(cases: Cases, commands: list[list[str]]) -> list[tuple[int, str, str]]:
