@@ -20,6 +20,7 @@ from typing import Any
 
 from services.runtime.application import ServiceApplication
 from services.runtime.chain import GENESIS, event_digest, link
+from services.runtime.stores import is_postgres
 
 
 def verify_stores(services: Mapping[str, ServiceApplication], expect: str | None = None) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def witnessed_store(tracked: str, witness: str, services: Mapping[str, Any]) -> 
 
 def tracking_positions(app: ServiceApplication) -> dict[str, int]:
     recorder: Any = app.recorder
-    if "postgres" in type(recorder.datastore).__module__:
+    if is_postgres(recorder.datastore):
         table = f"{recorder.datastore.schema}.{recorder.tracking_table_name}"
     else:
         table = "tracking"  # eventsourcing's SQLite tracking table

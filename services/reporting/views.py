@@ -18,6 +18,7 @@ from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
 from services.reporting.projections.case_state import SERVICE_ORDER, apply, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
+from services.runtime.stores import is_postgres
 
 
 class ViewSql:
@@ -109,7 +110,7 @@ def causal_key(event: DomainEvent) -> str:
 
 def view_sql_for(datastore: Any) -> ViewSql:
     """The views' statements for the database behind a store."""
-    if "postgres" in type(datastore).__module__:
+    if is_postgres(datastore):
         return ViewSql(param="%s", binary="BYTEA", schema=datastore.schema)
     return ViewSql(param="?", binary="BLOB")
 

@@ -28,6 +28,7 @@ from events.envelope import DomainEvent
 from services.common.aggregate import Aggregate
 from services.common.context import Clock, Context, SystemClock
 from services.runtime.mapper import PublishedEventMapper
+from services.runtime.stores import is_postgres, placeholder
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -122,7 +123,7 @@ class ServiceApplication(ProcessApplication[UUID]):
 
     def applied_table(self) -> str:
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
-        if "postgres" in type(datastore).__module__:
+        if is_postgres(datastore):
             return f"{datastore.schema}.{self.name}_applied_events"
         return "applied_events"
 
@@ -132,7 +133,7 @@ class ServiceApplication(ProcessApplication[UUID]):
         if not ids:
             return set()
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
-        param = "%s" if "postgres" in type(datastore).__module__ else "?"
+        param = placeholder(datastore)
         found: set[str] = set()
         with datastore.transaction(commit=False) as c:
             for start in range(0, len(ids), 500):
@@ -160,7 +161,7 @@ class ServiceApplication(ProcessApplication[UUID]):
         applied = [str(e.event_id) for e in upstream]
         table = self.applied_table()
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
-        param = "%s" if "postgres" in type(datastore).__module__ else "?"
+        param = placeholder(datastore)
 
         def in_transaction(cursor: Any) -> None:
             # Each upstream event once, whatever position it came at: a repeat (a relay's

@@ -95,6 +95,16 @@ def readonly_uri(path: Path) -> str:
     return f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
 
 
+def is_postgres(datastore: Any) -> bool:
+    """Whether a store's datastore is eventsourcing's PostgreSQL one (else SQLite)."""
+    return "postgres" in type(datastore).__module__
+
+
+def placeholder(datastore: Any) -> str:
+    """The SQL parameter placeholder of the store's database."""
+    return "%s" if is_postgres(datastore) else "?"
+
+
 def prepare_store(app: Any, extra_tables: list[str]) -> None:
     """Create the service's tables once: on a store that has them this only looks. On
     PostgreSQL a session advisory lock serialises the first creators (concurrent CREATE
@@ -102,7 +112,7 @@ def prepare_store(app: Any, extra_tables: list[str]) -> None:
     datastore = app.recorder.datastore
     if _has_tables(app, extra_tables):
         return
-    if "postgres" not in type(datastore).__module__:
+    if not is_postgres(datastore):
         app.recorder.create_table()
         _create(datastore, extra_tables)
         return
