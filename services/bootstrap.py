@@ -57,6 +57,12 @@ def leaders_of(service: str) -> list[str]:
     return [leader for leader, follower in PIPES if follower == service]
 
 
+def companions_of(service: str, app: ServiceApplication, settings: KafkaSettings) -> list[Any]:
+    """Loops that run inside a service's worker beside its relay and consumer
+    (services/runtime/kafka/worker.py `Companion`): none yet."""
+    return []
+
+
 # -- keys ------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,15 @@ import sys
 import click
 import typer
 
-from services.cli import audit_commands, case_commands, operations, presenters  # noqa: F401 - they register the commands
+from services.cli import (  # noqa: F401 - they register the commands
+    api_commands,
+    audit_commands,
+    case_commands,
+    deadletter_commands,
+    operations,
+    partner_commands,
+    presenters,
+)
 from services.cli.plumbing import OPTIONS, Done, app
 from services.common.errors import BadInput, Refused, ServiceUnavailable
 

@@ -107,7 +107,7 @@ def worker(
     import logging
     import os
 
-    from services.bootstrap import SERVICES, build_service, leaders_of, load_keys
+    from services.bootstrap import SERVICES, build_service, companions_of, leaders_of, load_keys
     from services.runtime.kafka.worker import Worker
 
     choice(service, (*SERVICES, "analytics"), "service")
@@ -129,7 +129,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = build_service(service, cases_home(OPTIONS.home))
     Worker(app, leaders_of(service), settings, sla_check_seconds, instance, instances,
-           metrics_port).run()
+           metrics_port, companions_of(service, app, settings)).run()
 
 
 @app.command("topics")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from kafka.errors import KafkaError
 
@@ -30,10 +30,20 @@ IDLE_PAUSE = 0.02
 GAUGE_SECONDS = 5.0
 
 
+class Companion(Protocol):
+    """A loop that runs inside a service's worker, beside its relay and consumer (records'
+    partner gateway: packs out to partner topics, opinions in). `poll_once` does one bounded
+    step and returns how much it moved; it must not block for long."""
+
+    def poll_once(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class Worker:
     def __init__(self, app: ServiceApplication, leaders: list[str], settings: KafkaSettings,
                  timer_seconds: float = 60, instance: int = 0, instances: int = 1,
-                 metrics_port: int = 0):
+                 metrics_port: int = 0, companions: list[Companion] | None = None):
         ensure_topics(settings)
         self.app = app
         self.metrics = WorkerMetrics(app.name, app.register_metrics)
@@ -47,6 +57,7 @@ class Worker:
         self.timer_seconds = timer_seconds if instance == 0 else 0
         self.next_timer = 0.0
         self.next_gauges = 0.0
+        self.companions = list(companions or [])
         self.running = True
 
     def step(self) -> int:
@@ -55,6 +66,8 @@ class Worker:
         if self.relays:
             published += self.relay.publish_pending()
         self.metrics.events_published(published)
+        for companion in self.companions:
+            consumed += companion.poll_once()
         if self.timer_seconds and time.monotonic() >= self.next_timer:
             self.next_timer = time.monotonic() + self.timer_seconds
             retrying(lambda: self.app.on_timer(self.app.clock.now()))
@@ -92,6 +105,8 @@ class Worker:
         self.close()
 
     def close(self) -> None:
+        for companion in self.companions:
+            companion.close()
         self.metrics.close()
         self.consumer.close()
         self.producer.close()

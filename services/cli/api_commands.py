@@ -1,0 +1,1 @@
+"""api commands (being written)."""

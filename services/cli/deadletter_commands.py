@@ -1,0 +1,1 @@
+"""deadletter commands (being written)."""

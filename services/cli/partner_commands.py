@@ -1,0 +1,1 @@
+"""partner commands (being written)."""
