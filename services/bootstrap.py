@@ -76,11 +76,12 @@ class Keys:
     analytics: bytes  # analytics references
     signing: bytes  # the 32-byte seed of the deployment's Ed25519 evidence-signing key
     kek: bytes  # wraps each member's data key (services/runtime/keystore.py)
+    tokens: bytes  # signs the HTTP API's bearer tokens (services/api/auth.py)
 
     @classmethod
     def from_root(cls, root: bytes) -> Keys:
         return cls(*(hashlib.sha256(root + purpose.encode()).digest()
-                     for purpose in ("member", "pack", "analytics", "signing", "kek")))
+                     for purpose in ("member", "pack", "analytics", "signing", "kek", "tokens")))
 
 
 KEY_FILE = "deployment.key"
