@@ -1,4 +1,5 @@
-"""JSON Schema export of every published event (`make schemas` writes events/schema/)."""
+"""JSON Schema export of every published event (`make schemas` writes events/schema/), and
+the partner kit: the partner messages' schemas and their AsyncAPI document (events/schema/partner/)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,49 @@ def rendered() -> dict[str, str]:
     return files
 
 
+# -- the partner kit (SPEC section 9): its own folder, its own $id namespace ------------------
+
+PARTNER_DIR = SCHEMA_DIR / "partner"
+ASYNCAPI_FILE = "asyncapi.json"
+
+
+def schema_for_partner(type_name: str) -> dict[str, Any]:
+    """One partner message as a self-contained JSON Schema (its nested types under $defs).
+    `type`, `schema_version`, `message_id` and `pack_id` are required on the wire even where
+    the model has a default, so a partner's validator catches a message that omits them."""
+    from events.partner import FROM_PARTNER, TO_PARTNER
+
+    cls = {**TO_PARTNER, **FROM_PARTNER}[type_name]
+    schema = cls.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"urn:cases:partner:{type_name}:v1"
+    schema["title"] = type_name
+    schema["description"] = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+    props = schema["properties"]
+    props["type"] = {"const": type_name, "description": "Wire type name"}
+    props["schema_version"] = {"const": 1, "description": "Message major version"}
+    wire = ["type", "schema_version", "message_id", "pack_id"]
+    schema["required"] = [*wire, *(f for f in schema.get("required", []) if f not in wire)]
+    schema["x-direction"] = "to_partner" if type_name in TO_PARTNER else "from_partner"
+    return schema
+
+
+def rendered_partner() -> dict[str, str]:
+    """File name -> text under events/schema/partner/: a schema per message, and the
+    AsyncAPI document built from the same schemas."""
+    from events.asyncapi import asyncapi_document
+    from events.partner import FROM_PARTNER, TO_PARTNER
+
+    schemas = {name: schema_for_partner(name) for name in sorted({**TO_PARTNER, **FROM_PARTNER})}
+    files = {f"{name}.v1.json": _json(schema) for name, schema in schemas.items()}
+    files[ASYNCAPI_FILE] = _json(asyncapi_document(schemas))
+    return files
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
 def older_versions() -> dict[str, list[int]]:
     """Type name -> the earlier versions whose schemas stay published (1 .. current-1)."""
     return {name: list(range(1, cls.schema_version)) for name, cls in REGISTRY.items()
@@ -112,6 +156,13 @@ def main() -> int:
             problems = breaking_changes(json.loads(path.read_text()), json.loads(text))
             if problems:
                 refused.append(f"{name}: {'; '.join(problems)}")
+    partner = rendered_partner()
+    for name, text in partner.items():
+        path = PARTNER_DIR / name
+        if name != ASYNCAPI_FILE and path.exists():
+            problems = breaking_changes(json.loads(path.read_text()), json.loads(text))
+            if problems:
+                refused.append(f"partner/{name}: {'; '.join(problems)}")
     if refused:
         sys.stderr.write("breaking changes within one schema version (bump schema_version and add"
                          " an upcaster):\n  " + "\n  ".join(refused) + "\n")
@@ -121,6 +172,12 @@ def main() -> int:
             stale.unlink()
     for name, text in wanted.items():
         (SCHEMA_DIR / name).write_text(text)
+    PARTNER_DIR.mkdir(exist_ok=True)
+    for stale in PARTNER_DIR.glob("*.json"):
+        if stale.name not in partner:
+            stale.unlink()
+    for name, text in partner.items():
+        (PARTNER_DIR / name).write_text(text)
     return 0
 
 
