@@ -24,6 +24,7 @@ from services.cli import (  # noqa: F401 - they register the commands
 )
 from services.cli.plumbing import OPTIONS, Done, app
 from services.common.errors import BadInput, Refused, ServiceUnavailable
+from services.failures import infrastructure_failure
 
 
 def split_global_options(argv: list[str]) -> list[str]:
@@ -80,35 +81,6 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         presenters.unavailable(unavailable, OPTIONS.json)
         return 3
-
-
-def infrastructure_failure(error: Exception) -> ServiceUnavailable | None:
-    """A store, database or disk that failed under the command, as a clean exit 3 with
-    a message that names the kind of failure and never quotes data. Any transaction that
-    failed rolled back whole, so nothing was half-recorded."""
-    from eventsourcing.persistence import PersistenceError
-
-    from services.runtime.application import StoreBusy
-
-    if isinstance(error, StoreBusy):
-        return ServiceUnavailable(str(error))
-    import sqlite3
-
-    database_errors: tuple[type[Exception], ...] = (PersistenceError, sqlite3.Error)
-    if "psycopg" in sys.modules:
-        database_errors += (sys.modules["psycopg"].Error,)
-    if isinstance(error, database_errors):
-        text = str(error).lower()
-        if "readonly" in text or "read-only" in text or "unable to open" in text:
-            return ServiceUnavailable("a store is read-only; this command records changes")
-        if "locked" in text or "busy" in text or "timeout" in text:
-            return ServiceUnavailable("a store is busy with other writers; nothing was recorded, try again")
-        if "connect" in text or "connection" in text:
-            return ServiceUnavailable("the database cannot be reached")
-        return ServiceUnavailable("a store could not be used; nothing was recorded")
-    if isinstance(error, OSError):
-        return ServiceUnavailable(f"the disk refused: {error.strerror or 'an input/output error'}")
-    return None
 
 
 def run() -> None:
