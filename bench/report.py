@@ -42,12 +42,26 @@ def _ratio_row(summary: dict[str, Any]) -> tuple[str, ...]:
 
 
 def table(summaries: list[dict[str, Any]]) -> str:
-    startup = [s for s in summaries if s["bench"] == "startup"]
-    throughput = [s for s in summaries if s["bench"] != "startup"]
+    startup = [s for s in summaries if s["bench"] == "startup" and not s.get("failed")]
+    throughput = [s for s in summaries if s["bench"] != "startup" and not s.get("failed")
+                  and s.get("kind") != "latency"]
+    others = [s for s in summaries if s not in startup and s not in throughput]
     parts = [_throughput_table(throughput)] if throughput else []
     if startup:
         parts.append(startup_table(startup))
+    if others:
+        parts.append("\n".join(_other_line(s) for s in others))
     return "\n\n".join(parts)
+
+
+def _other_line(summary: dict[str, Any]) -> str:
+    """Latency series (lower is better) and failed benchmarks, one line each."""
+    if summary.get("failed"):
+        return f"{summary['bench']}: FAILED {summary['failed']}"
+    ratio, unit = summary["ratio"], summary.get("unit", "ms")
+    return (f"{summary.get('title', summary['bench'])}: A {_num(summary.get('a_value'), 2)} {unit}, "
+            f"B {_num(summary.get('b_value'), 2)} {unit}, A/B {_spread(ratio, 2)} "
+            f"(lower is better; goal <= {summary.get('goal')})")
 
 
 def _throughput_table(summaries: list[dict[str, Any]]) -> str:

@@ -1,0 +1,188 @@
+"""B4: `cases rebuild` (A) against a raw read and decode of the same events (B).
+
+Two series on one source home (cases through the embedded runtime, untimed):
+
+- `topics`: every store's events as the relays send them, on four bench topics
+  (`bench-b4-<stamp>-<service>`). A is `rebuild_views` over `topic_batches` of those
+  topics, the code `cases rebuild` runs over Kafka: read from offset 0, decode, fold into
+  fresh tables, compare with the live views, swap. B is kafka-python assigned to the same
+  partitions, polling to their ends, `orjson.loads` of each value. Goal 0.5.
+- `stores`: the embedded `cases rebuild` (`store_batches`) against plain `sqlite3`
+  selecting every store's events in order, `orjson.loads` of each (the acceptance suite's
+  "raw read and decode of its stored events"). Goal 0.5 as well.
+
+A works on a fresh copy of the home each sample, whose live views it checks itself
+against (they must be equal) and replaces.
+
+Size: the full size is 1M events (about 57,000 cases); building that source through the
+embedded runtime takes over an hour here, so `make bench` uses 2,000 cases (about 35,000
+events) unless BENCH_SIZE says otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from bench.kafka_raw import KafkaSettings, drop_topics, fresh_topics, reachable
+from bench.kafka_source import RecordingProducer, bench_relay
+from bench.protocol import Sample, run_pairs, settle, timed, unsettle
+from bench.suite import Context, peak_rss_mb
+from services.bootstrap import SERVICES, EmbeddedRuntime, build_service
+from services.reporting.rebuild import rebuild_views, store_batches, topic_batches
+
+GOAL = 0.5
+
+
+def relay_records(home: Path) -> dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]]:
+    """What each service's relay sends for everything its store holds (run untimed against
+    a recording producer, on a scratch copy: relays record their position)."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bench-b4-capture-", dir=home.parent) as scratch:
+        copy = Path(scratch) / "home"
+        shutil.copytree(home, copy)
+        for service in SERVICES:
+            app = build_service(service, copy)
+            try:
+                producer = RecordingProducer()
+                relay = bench_relay(app, producer, service)
+                while relay.publish_pending():
+                    pass
+                out[service] = [(key, value, headers) for _, key, value, headers in producer.sent]
+            finally:
+                app.close()
+    return out
+
+
+def publish(settings: KafkaSettings, topics: dict[str, str], records: dict[str, list[Any]]) -> int:
+    producer = KafkaProducer(**settings.producer_config())
+    try:
+        for service, topic in topics.items():
+            for key, value, headers in records[service]:
+                producer.send(topic, key=key, value=value, headers=headers)
+        producer.flush()
+    finally:
+        producer.close()
+    return sum(len(v) for v in records.values())
+
+
+def rebuild_a(source: Path, tmp: Path, batches: Any, cases: int) -> Sample:
+    root = Path(tempfile.mkdtemp(prefix="bench-b4-a-", dir=tmp))
+    home = root / "home"
+    shutil.copytree(source, home)
+    rt = EmbeddedRuntime(home)
+    result: dict[str, Any] = {}
+    try:
+        settle()
+        try:
+            phase = timed("rebuild", lambda: result.update(
+                rebuild_views(rt.reporting, batches(rt))) or result["events"])
+        finally:
+            unsettle()
+    finally:
+        rt.close()
+        shutil.rmtree(root, ignore_errors=True)
+    if not result["equal_to_live"] or result["cases"] != cases:
+        raise RuntimeError(f"rebuild: {result['cases']} cases, equal to live "
+                           f"{result['equal_to_live']}: {result['differences']}")
+    return Sample("cases rebuild", cases, [phase], {"peak_rss_mb": peak_rss_mb(),
+                                                    "rebuilt_cases": result["cases"]})
+
+
+def raw_topics(settings: KafkaSettings, topics: list[str], expected: int, cases: int) -> Sample:
+    consumer = KafkaConsumer(**settings.consumer_config())
+    try:
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+
+        def read() -> int:
+            seen = 0
+            while seen < expected:
+                for messages in consumer.poll(timeout_ms=500).values():
+                    for m in messages:
+                        orjson.loads(m.value)
+                    seen += len(messages)
+            return seen
+
+        settle()
+        try:
+            phase = timed("consume+decode", read)
+        finally:
+            unsettle()
+        if phase.events != sum(ends.values()):
+            raise RuntimeError(f"read {phase.events} of {sum(ends.values())} messages")
+    finally:
+        consumer.close()
+    return Sample("raw kafka-python consume + orjson", cases, [phase])
+
+
+def raw_stores(source: Path, cases: int) -> Sample:
+    paths = [source / f"{service}.sqlite" for service in SERVICES]
+
+    def read() -> int:
+        seen = 0
+        for path in paths:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                for _, _, _, state in db.execute("SELECT originator_id, originator_version, topic,"
+                                                 " state FROM stored_events ORDER BY rowid"):
+                    orjson.loads(state)
+                    seen += 1
+            finally:
+                db.close()
+        return seen
+
+    settle()
+    try:
+        phase = timed("select+decode", read)
+    finally:
+        unsettle()
+    return Sample("raw sqlite3 select + orjson", cases, [phase])
+
+
+def run(ctx: Context) -> list[dict[str, Any]]:
+    cases = ctx.cases(2000, 10)
+    print(f"B4: a source home of {cases} cases (untimed)...", file=sys.stderr)
+    source = ctx.source_home(cases)
+    summaries = []
+    sink = ctx.sink("B4")
+    try:
+        summaries.append(run_pairs(
+            "B4 rebuild stores",
+            lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases),
+            lambda _: raw_stores(source, cases),
+            pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
+            notes={"series": "stores", "goal": GOAL, "cases": cases}))
+        settings = KafkaSettings(bootstrap=ctx.bootstrap)
+        down = reachable(settings.bootstrap)
+        if down:
+            summary = {"type": "summary", "bench": "B4 rebuild topics", "skipped": down}
+            sink.write(summary)
+            return [*summaries, summary]
+        topics = {s: f"bench-b4-{ctx.stamp.lower()}-{s}" for s in SERVICES}
+        fresh_topics(settings, list(topics.values()))
+        try:
+            total = publish(settings, topics, relay_records(source))
+            names = list(topics.values())
+            summaries.append(run_pairs(
+                "B4 rebuild topics",
+                lambda _: rebuild_a(source, ctx.tmp_dir,
+                                    lambda _rt: topic_batches(settings.bootstrap, topics=names), cases),
+                lambda _: raw_topics(settings, names, total, cases),
+                pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
+                notes={"series": "topics", "goal": GOAL, "cases": cases, "messages": total}))
+        finally:
+            drop_topics(settings, list(topics.values()))
+    finally:
+        sink.close()
+    return summaries

@@ -1,0 +1,85 @@
+"""What every benchmark module gets: the run's settings, its result files, and a shared
+source home (cases through the embedded runtime), built once per run and only if asked."""
+
+from __future__ import annotations
+
+import fcntl
+import resource
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.protocol import ResultFile
+
+#: The lock tests/kafka_support.py `exclusive_bus` takes: whoever holds it owns the
+#: `cases.*` topics and `cases-*` groups on the shared broker (the workers use those names).
+BUS_LOCK = Path("/tmp/cases-kafka-tests.lock")
+PG_DSN = "postgresql://cases:cases@127.0.0.1:55432/cases"
+
+
+@contextmanager
+def exclusive_bus() -> Iterator[None]:
+    with BUS_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@dataclass
+class Context:
+    quick: bool
+    stamp: str
+    env: dict[str, Any]
+    results_dir: Path
+    tmp_dir: Path
+    pairs: int
+    warmup: int
+    bootstrap: str
+    pg_dsn: str
+    size: int | None = None  # cases, from BENCH_SIZE or --size; None: each benchmark's default
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    _sources: dict[int, Path] = field(default_factory=dict)
+
+    def cases(self, full: int, quick: int) -> int:
+        """A benchmark's size in cases: toy with --quick, BENCH_SIZE if set, else `full`."""
+        if self.quick:
+            return quick
+        return self.size or full
+
+    def sink(self, name: str) -> ResultFile:
+        sink = ResultFile(self.results_dir, self.stamp, f"{name}{'-quick' if self.quick else ''}",
+                          self.env)
+        self.paths.append(sink.path)
+        return sink
+
+    def source_home(self, cases: int) -> Path:
+        """A home holding `cases` delivered cases (embedded runtime, untimed), shared by
+        the benchmarks of this run; copy it before writing to it."""
+        if cases not in self._sources:
+            from bench.kafka_source import run_cases
+
+            home = Path(tempfile.mkdtemp(prefix=f"bench-source-{cases}-", dir=self.tmp_dir))
+            run_cases(home, cases)
+            self._sources[cases] = home
+        return self._sources[cases]
+
+    def close(self) -> None:
+        for home in self._sources.values():
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
