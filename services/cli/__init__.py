@@ -20,6 +20,7 @@ from services.cli import (  # noqa: F401 - they register the commands
     deadletter_commands,
     operations,
     partner_commands,
+    partner_kit,
     presenters,
 )
 from services.cli.plumbing import OPTIONS, Done, app
