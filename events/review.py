@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -10,6 +10,7 @@ from pydantic import Field
 
 from events.envelope import CaseEvent, DomainEvent
 from events.intake import DeliveryModel, Nation
+from events.records import ReviewPack
 
 Outcome = Literal["confirmed", "alternative_treatment", "diagnosis_changed", "inconclusive"]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
@@ -80,6 +81,8 @@ class NetworkReferralSent(CaseEvent):
     partner: str
     pack_id: UUID
     consent_event_id: UUID = Field(description="The third_party_disclosure grant in force")
+    respond_by: date | None = Field(
+        None, description="A registered partner's deadline; past it the referral is routed anew")
 
 
 class NetworkReferralWithdrawn(CaseEvent):
@@ -90,6 +93,8 @@ class NetworkReferralWithdrawn(CaseEvent):
     partner: str
     pack_id: UUID
     reason: str
+    acknowledge_by: datetime | None = Field(
+        None, description="When a registered partner's recall_acknowledged is due")
 
 
 class AppointmentBooked(CaseEvent):
@@ -147,3 +152,111 @@ class OpinionSubmitted(CaseEvent):
     submitted_on: date
     working_days_used: int
     sla_met: bool
+
+
+# -- reviewer partners (SPEC section 9) ---------------------------------------------------------
+
+#: A partner's name is part of its topics, consumer groups and SCRAM user: lower-case
+#: letters, digits and dashes, so that no name reaches into another partner's prefix.
+PARTNER_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{1,40}$"
+#: Why a referral was taken from a partner and given to another (or to the in-house team).
+RerouteReason = Literal["sla_missed", "partner_removed"]
+#: Why a partner's message was not accepted (events/partner.py OpinionRejected.reason).
+RejectionReason = Literal["invalid", "unknown_pack", "recalled", "duplicate", "late", "not_yours"]
+
+
+class PartnerRegistered(DomainEvent):
+    """A reviewer partner (a third-party expert network) became the network for these
+    specialties, or had its specialties changed."""
+
+    type_name = "partner_registered"
+    service = "review"
+    name: str = Field(pattern=PARTNER_NAME_PATTERN)
+    specialties: tuple[str, ...] = Field(min_length=1)
+
+
+class PartnerRemoved(DomainEvent):
+    """A partner no longer takes referrals; its open referrals are routed anew."""
+
+    type_name = "partner_removed"
+    service = "review"
+    name: str
+    reason: str
+
+
+class ReviewPackKept(CaseEvent):
+    """Records' pseudonymised pack, kept by review for the partner the case is referred to
+    (its free text stays sealed under the member's key until it is sent)."""
+
+    type_name = "review_pack_kept"
+    service = "review"
+    pack_id: UUID
+    pack: ReviewPack
+
+
+class ReviewRerouted(CaseEvent):
+    """The referral left a partner: it went to another partner of the specialty or, with
+    none left, to the in-house team (`rerouted_to` = "in_house")."""
+
+    type_name = "review_rerouted"
+    service = "review"
+    rerouted_from: str
+    rerouted_to: str
+    reason: RerouteReason
+
+
+class PartnerOpinionReceived(CaseEvent):
+    """A partner's opinion on a pack was accepted: the pack was re-identified as this case
+    (the audited re-identification); the case's opinion_submitted follows."""
+
+    type_name = "partner_opinion_received"
+    service = "review"
+    partner: str
+    pack_id: UUID
+    message_id: UUID
+
+
+class PartnerRecallAcknowledged(CaseEvent):
+    """The partner confirmed it stopped work on a recalled pack and destroyed its copy."""
+
+    type_name = "recall_acknowledged"
+    service = "review"
+    partner: str
+    pack_id: UUID
+    message_id: UUID
+
+
+class RecallOverdue(CaseEvent):
+    """A recalled pack was not acknowledged by its deadline (an audit finding)."""
+
+    type_name = "recall_overdue"
+    service = "review"
+    partner: str
+    pack_id: UUID
+    acknowledge_by: datetime
+
+
+class PartnerOpinionRejected(CaseEvent):
+    """A partner's message about one of this case's packs was not accepted (late, after a
+    recall, twice, not the partner's pack, or unreadable): nothing else changed."""
+
+    type_name = "partner_opinion_rejected"
+    service = "review"
+    partner: str
+    pack_id: UUID
+    reason: RejectionReason
+    detail: str = Field(max_length=500)
+    rejected_message_id: UUID | None = None
+
+
+class PartnerMessageRejected(DomainEvent):
+    """A partner's message that names no pack of any case (unknown, or unreadable) was
+    not accepted; recorded on the partner's own ledger, not on a case."""
+
+    type_name = "partner_message_rejected"
+    service = "review"
+    partner: str
+    pack_id: UUID | None = None
+    reason: RejectionReason
+    detail: str = Field(max_length=500)
+    rejected_message_id: UUID | None = None

@@ -59,7 +59,12 @@ def leaders_of(service: str) -> list[str]:
 
 def companions_of(service: str, app: ServiceApplication, settings: KafkaSettings) -> list[Any]:
     """Loops that run inside a service's worker beside its relay and consumer
-    (services/runtime/kafka/worker.py `Companion`): none yet."""
+    (services/runtime/kafka/worker.py `Companion`): review's partner gateway (packs out to
+    each partner's requests topic, opinions in from its opinions topic)."""
+    if service == "review":
+        from services.review.partner_gateway import PartnerGateway
+
+        return [PartnerGateway(cast("Review", app), settings)]
     return []
 
 

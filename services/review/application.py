@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
+
 from events import intake, records
 from events.envelope import CaseEvent, DomainEvent
 from events.intake import CaseCancelled
-from events.records import CaseReadyForReview, ReviewConsentWithdrawn
+from events.partner import OpinionGiven
+from events.records import CaseReadyForReview, ReviewConsentWithdrawn, ReviewPackPrepared
 from events.review import (
     NoReviewerAvailable,
     OpinionSubmitted,
@@ -21,10 +25,14 @@ from events.review import (
     ReviewStopped,
     ReviewSuspended,
 )
+from services.common.aggregate import Aggregate
 from services.common.context import Context, london_date
 from services.common.errors import Refused
+from services.review.domain.partners import PartnerLedger, ledger_id
 from services.review.domain.review import CaseReview
 from services.review.domain.reviewers import DIRECTORY_ID, Reviewer, ReviewerDirectory
+from services.review.partner_messages import parse_partner_message
+from services.review.referral_book import BOOK_TYPES, ReferralBook
 from services.runtime.application import Reaction, ServiceApplication
 from services.runtime.keystore import MemberKeys as Vault
 
@@ -35,12 +43,27 @@ _CLOCK_EVENTS = [
 _WAITING_EVENTS = [e.type_name for e in (NoReviewerAvailable, ReviewerAssigned, ReviewStopped, OpinionSubmitted)]
 
 
+@dataclass(frozen=True)
+class PartnerVerdict:
+    """What became of a partner's message: accepted, or rejected with a reason code of
+    events/partner.py OpinionRejected and a detail naming the field."""
+
+    partner: str
+    accepted: bool
+    reason: str | None = None
+    detail: str = ""
+    pack_id: UUID | None = None
+    message_id: UUID | None = None
+    case_id: UUID | None = None
+
+
 class Review(ServiceApplication):
     name = "review"
 
     def __init__(self, env: dict[str, str], clock: Any = None, *, vault: Vault | None):
         super().__init__(env, clock)
         self.vault = vault  # seals the opinion's free text under the member's key
+        self._book = ReferralBook()
 
     # -- directory ------------------------------------------------------------------------
 
@@ -62,13 +85,115 @@ class Review(ServiceApplication):
     def directory(self) -> ReviewerDirectory:
         return self.load(ReviewerDirectory, DIRECTORY_ID) or ReviewerDirectory()
 
-    # -- commands -------------------------------------------------------------------------
+    # -- reviewer partners ----------------------------------------------------------------
 
-    def submit_opinion(self, case_id: UUID, outcome: str, summary: str, reviewer: str, ctx: Context) -> None:
+    def register_partner(self, name: str, specialties: Iterable[str], ctx: Context) -> bool:
+        """Register a partner as the network for its specialties (or change them): new
+        third-party referrals of those specialties go to it. False when nothing changed."""
+        directory = self.directory()
+        changed = directory.register_partner(name, tuple(specialties), ctx)
+        self.save(directory)
+        return changed
+
+    def remove_partner(self, name: str, reason: str, ctx: Context) -> list[UUID]:
+        """Remove a partner; each of its open referrals is routed anew, in the same
+        transaction. Returns the cases routed anew."""
+        directory = self.directory()
+        directory.remove_partner(name, reason, ctx)
+        moved = []
+        for referral in self.referral_book().open_to(name):
+            review = self.load(CaseReview, referral.case_id)
+            if review is not None and review.drop_partner(name, directory, ctx):
+                moved.append(review)
+        self.save(directory, *moved)
+        return [r.id for r in moved]
+
+    def partners(self) -> list[dict[str, Any]]:
+        """Every registered partner, its specialties and its open referrals."""
+        directory, book = self.directory(), self.referral_book()
+        return [{"partner": name, "specialties": list(specialties),
+                 "open_referrals": [{"case_id": str(r.case_id),
+                                     "respond_by": r.respond_by.isoformat() if r.respond_by else None}
+                                    for r in book.open_to(name)]}
+                for name, specialties in sorted(directory.partners.items())]
+
+    def referral_book(self) -> ReferralBook:
+        """The book of referrals, brought up to date with what was stored since last read."""
+        book = self._book
+        while section := self.recorder.select_notifications(start=book.position + 1, limit=1000,
+                                                            topics=BOOK_TYPES):
+            book.fold(self.decode(n) for n in section)
+            book.position = section[-1].id
+        return book
+
+    def kept_pack(self, case_id: UUID, pack_id: UUID) -> Any:
+        """The pack review kept for a referral (None if it has none: an older case)."""
+        review = self.load(CaseReview, case_id)
+        return review.packs.get(pack_id) if review is not None else None
+
+    # -- a partner's message in -----------------------------------------------------------
+
+    def receive_partner_message(self, partner: str, raw: bytes | str, ctx: Context,
+                                tracking: Tracking | None = None) -> PartnerVerdict:
+        """Judge a message from the partner's opinions topic and record what it decides,
+        in one transaction with `tracking` (its topic position), if given."""
+        verdict, changed = self.judge_partner_message(partner, raw, ctx)
+        self.record_verdict(changed, tracking)
+        return verdict
+
+    def record_verdict(self, changed: list[Aggregate], tracking: Tracking | None = None) -> None:
+        self.commit([e for aggregate in changed for e in aggregate.collect_events()], tracking=tracking)
+
+    def judge_partner_message(self, partner: str, raw: bytes | str,
+                              ctx: Context) -> tuple[PartnerVerdict, list[Aggregate]]:
+        """An opinion on a pack referred to THIS partner, still open, not answered: the
+        pack is re-identified (`partner_opinion_received`) and the case gets its opinion.
+        A recall acknowledgement of a recalled pack is recorded. Anything else changes
+        nothing but the audit: a rejection on the pack's case or, naming no case of ours,
+        on the partner's ledger. Nothing is stored yet: the caller records `changed`."""
+        parsed = parse_partner_message(raw)
+        case_id = self.referral_book().owner.get(parsed.pack_id) if parsed.pack_id else None
+        review = self.load(CaseReview, case_id) if case_id is not None else None
+
+        def reject(reason: str, detail: str) -> tuple[PartnerVerdict, list[Aggregate]]:
+            verdict = PartnerVerdict(partner, False, reason, detail, parsed.pack_id, parsed.message_id, case_id)
+            if review is not None and parsed.pack_id is not None:
+                review.reject_partner_message(partner, parsed.pack_id, reason, detail, parsed.message_id, ctx)
+                return verdict, [review]
+            ledger = self.load(PartnerLedger, ledger_id(partner)) or PartnerLedger.of(partner)
+            ledger.reject(partner, parsed.pack_id, reason, detail, parsed.message_id, ctx)
+            return verdict, [ledger]
+
+        message = parsed.message
+        if message is None:
+            return reject("invalid", parsed.problem or "message: invalid")
+        if review is None:
+            return reject("unknown_pack", "pack_id: no pack with this id was sent to you")
+        if isinstance(message, OpinionGiven):
+            problem = review.judge_partner_opinion(partner, message.pack_id, message.message_id)
+            if problem is not None:
+                return reject(*problem)
+            review.accept_partner_opinion(partner, message.pack_id, message.message_id, message.outcome,
+                                          self.sealed(review.id, message.summary), message.reviewer,
+                                          self.directory(), ctx)
+        else:
+            problem = review.judge_recall_acknowledgement(partner, message.pack_id, message.message_id)
+            if problem is not None:
+                return reject(*problem)
+            review.acknowledge_recall(partner, message.pack_id, message.message_id, ctx)
+        return PartnerVerdict(partner, True, None, "", message.pack_id, message.message_id, review.id), [review]
+
+    def sealed(self, case_id: UUID, text: str) -> str:
+        """Free text sealed under the case's member's key (an opinion may name them)."""
         member = self.vault.member_of(case_id) if self.vault is not None else None
         if self.vault is None or member is None:
             raise RuntimeError("no key for this case's member: the opinion cannot be sealed")
-        summary = self.vault.seal(member, summary)
+        return self.vault.seal(member, text)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def submit_opinion(self, case_id: UUID, outcome: str, summary: str, reviewer: str, ctx: Context) -> None:
+        summary = self.sealed(case_id, summary)
         directory = self.directory()
         self._change(case_id, lambda r: r.submit_opinion(outcome, summary, reviewer, directory, ctx))
 
@@ -93,12 +218,30 @@ class Review(ServiceApplication):
     # -- the SLA clock ----------------------------------------------------------------------
 
     def on_timer(self, now: datetime) -> int:
-        """The clock's tick: flag every running review past its due date."""
+        """The clock's tick: flag every running review past its due date; route anew each
+        referral past its partner's deadline; flag each recall not acknowledged in time."""
         ctx = Context(actor="service:review", now=now)
         flagged = self.flag_overdue_reviews(london_date(now), ctx)
         if flagged and self.breaches is not None:
             self.breaches.labels(self.name).inc(flagged)
-        return flagged
+        return flagged + self.sweep_partner_deadlines(now, ctx)
+
+    def sweep_partner_deadlines(self, now: datetime, ctx: Context) -> int:
+        book, today = self.referral_book(), london_date(now)
+        late, unacknowledged = book.late(today), book.unacknowledged(now)
+        if not late and not unacknowledged:
+            return 0
+        directory = self.directory()
+        changed, moved = [], 0
+        for case_id in sorted(late | unacknowledged):
+            review = self.load(CaseReview, case_id)
+            if review is None:
+                continue
+            moved += review.miss_partner_deadline(today, directory, ctx)
+            moved += review.flag_overdue_recalls(now, ctx)
+            changed.append(review)
+        self.save(*changed)
+        return moved
 
     breaches: Any = None  # the worker's counter, once registered
 
@@ -143,10 +286,13 @@ class Review(ServiceApplication):
 
     # -- reactions ------------------------------------------------------------------------
 
+    def on_review_pack_prepared(self, event: ReviewPackPrepared, ctx: Context) -> CaseReview:
+        return CaseReview.keep_pack(self.load(CaseReview, event.case_id), event, ctx)
+
     def on_case_ready(self, event: CaseReadyForReview, ctx: Context) -> CaseReview:
         review = self.load(CaseReview, event.case_id)
-        if review is None:
-            return CaseReview.start(event, self.directory(), ctx)
+        if review is None or not review.started:
+            return CaseReview.start(event, self.directory(), ctx, review)
         review.resume(event, self.directory(), ctx)
         return review
 
@@ -163,6 +309,7 @@ class Review(ServiceApplication):
         return review
 
     reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {
+        ReviewPackPrepared: on_review_pack_prepared,
         CaseReadyForReview: on_case_ready,
         ReviewConsentWithdrawn: on_review_consent_withdrawn,
         CaseCancelled: on_case_cancelled,
@@ -176,5 +323,5 @@ class Review(ServiceApplication):
         records.CaseFileOpened, records.ConsentRequested, records.CaseFileClosed,
         records.ConsentGranted, records.ConsentWithdrawn, records.RecordsRequested, records.RecordReceived,
         records.RecordsUnobtainable, records.RecordsCompleted, records.CollectionSuspended,
-        records.CollectionResumed, records.ReviewPackPrepared, records.ReviewPackRecalled,
+        records.CollectionResumed, records.ReviewPackRecalled,
     })

@@ -36,8 +36,9 @@ EXTERNAL_REVIEWER = "external_reviewer"
 
 def audit_findings(events: Iterable[DomainEvent]) -> dict[str, Any]:
     """{"disclosures": [...], "consent_changes": [...], "sla": {...}, "reads": [...],
-    "findings": [...]}. `reads`: every read of the member's plaintext (who, when, which
-    fields, why) and the erasure, if any."""
+    "reidentifications": [...], "findings": [...]}. `reads`: every read of the member's
+    plaintext (who, when, which fields, why) and the erasure, if any. `reidentifications`:
+    every partner answer that linked a pseudonymised pack back to this case."""
     ordered = sorted(events, key=causal_order)
     position = {e.event_id: i for i, e in enumerate(ordered)}
     consent = _ConsentLog(ordered, position)
@@ -62,8 +63,36 @@ def audit_findings(events: Iterable[DomainEvent]) -> dict[str, Any]:
               **({"fields": list(e.fields), "purpose": e.purpose} if isinstance(e, IdentityRevealed)
                  else {"reason": getattr(e, "reason", None)})}
              for e in ordered if isinstance(e, IdentityRevealed | MemberErased)]
+    findings += recall_findings(ordered)
+    reidentifications = [_reidentification(e) for e in ordered if e.type_name == "partner_opinion_received"]
     return {"disclosures": disclosures, "consent_changes": consent.changes(),
-            "sla": sla, "reads": reads, "findings": findings}
+            "sla": sla, "reads": reads, "reidentifications": reidentifications, "findings": findings}
+
+
+def _reidentification(e: Any) -> dict[str, Any]:
+    return {"at": e.occurred_at.isoformat(), "event_id": str(e.event_id), "partner": e.partner,
+            "pack_id": str(e.pack_id), "message_id": str(e.message_id)}
+
+
+def recall_findings(ordered: list[Any]) -> list[dict[str, Any]]:
+    """A pack recalled from a partner and not acknowledged by its deadline (the review clock
+    records `recall_overdue`): the partner may still hold the member's pack."""
+    acknowledged = {(e.partner, e.pack_id): e for e in ordered if e.type_name == "recall_acknowledged"}
+    found = []
+    for e in ordered:
+        if e.type_name != "recall_overdue":
+            continue
+        late = acknowledged.get((e.partner, e.pack_id))
+        found.append({
+            "severity": "high" if late is None else "medium", "kind": "recall_unacknowledged",
+            "event_id": str(e.event_id), "at": e.occurred_at.isoformat(), "recipient": e.partner,
+            "pack_id": str(e.pack_id), "acknowledge_by": e.acknowledge_by.isoformat(),
+            "acknowledged_at": late.occurred_at.isoformat() if late is not None else None,
+            "detail": f"the recall of a pack from {e.partner} was not acknowledged by "
+                      f"{e.acknowledge_by.isoformat()}"
+                      + (f" (acknowledged late, {late.occurred_at.isoformat()})" if late is not None else ""),
+        })
+    return found
 
 
 def _disclosures_in(event: Any, partners: dict[UUID, str]) -> list[dict[str, Any]]:

@@ -89,6 +89,9 @@ IGNORED = frozenset({
     "review_pack_recalled", "reviewer_registered",
     "review_consent_withdrawn",  # the review's own review_suspended follows and says it
     "identity_revealed",  # a read, listed in the replay's findings, not a change of the case
+    # Review's partner registry and a partner's messages that named no case: not case events.
+    "partner_registered", "partner_removed", "partner_message_rejected",
+    "review_pack_kept",  # review's copy of records' pack, kept to send it to the partner
 })
 
 
@@ -206,12 +209,55 @@ def _no_reviewer(s: State, e: Any) -> None:
 
 @on("network_referral_sent")
 def _referred(s: State, e: Any) -> None:
-    _review(s, partner=e.partner, pack_released=True)
+    referral = {"partner": e.partner, "state": "sent", "sent_at": e.occurred_at.isoformat(),
+                "respond_by": e.respond_by.isoformat() if e.respond_by else None}
+    _review(s, partner=e.partner, pack_released=True, referral=referral)
+
+
+def _referral(s: State, partner: str, **changes: Any) -> None:
+    """Change the case's referral to `partner` (its latest), if it is the current one."""
+    current = (s["review"] or {}).get("referral")
+    if current is not None and current.get("partner") == partner:
+        _review(s, referral={**current, **changes})
 
 
 @on("network_referral_withdrawn")
 def _referral_withdrawn(s: State, e: Any) -> None:
     _review(s, pack_released=False)
+    _referral(s, e.partner, state="recalled", recall_reason=e.reason,
+              acknowledge_by=e.acknowledge_by.isoformat() if e.acknowledge_by else None,
+              recall_acknowledged=False if e.acknowledge_by else None)
+
+
+@on("review_rerouted")
+def _rerouted(s: State, e: Any) -> None:
+    moves = [*(s["review"] or {}).get("reroutes", []),
+             {"from": e.rerouted_from, "to": e.rerouted_to, "reason": e.reason,
+              "at": e.occurred_at.isoformat()}]
+    if e.rerouted_to == "in_house":
+        _review(s, route="in_house_queue", partner=None, reroutes=moves)
+    else:
+        _review(s, reroutes=moves)
+
+
+@on("partner_opinion_received")
+def _partner_answered(s: State, e: Any) -> None:
+    _referral(s, e.partner, state="answered", answered_at=e.occurred_at.isoformat())
+
+
+@on("recall_acknowledged")
+def _recall_acknowledged(s: State, e: Any) -> None:
+    _referral(s, e.partner, recall_acknowledged=True)
+
+
+@on("recall_overdue")
+def _recall_overdue(s: State, e: Any) -> None:
+    _referral(s, e.partner, recall_overdue=True)
+
+
+@on("partner_opinion_rejected")
+def _partner_rejected(s: State, e: Any) -> None:
+    _review(s, partner_messages_rejected=(s["review"] or {}).get("partner_messages_rejected", 0) + 1)
 
 
 @on("appointment_booked")

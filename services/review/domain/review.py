@@ -3,15 +3,21 @@
 Routes: in_house -> the clinical team's queue and a matched reviewer; third_party -> a
 referral of the pseudonymised pack to the expert network; further_consultation -> an
 appointment with a recognised specialist, booked and attended.
+
+A referral to a registered partner has a deadline (services/review/domain/partners.py); a
+partner that misses it, or is removed, loses the referral: it goes to another partner of
+the specialty, else to the in-house team. Each referral is known by (partner, pack id), so
+a message from a partner is judged against what was sent to that partner.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from uuid import UUID
 
 from events.envelope import DomainEvent
-from events.records import CaseReadyForReview
+from events.records import CaseReadyForReview, ReviewPack, ReviewPackPrepared
 from events.review import (
     AppointmentAttended,
     AppointmentBooked,
@@ -20,8 +26,14 @@ from events.review import (
     NetworkReferralWithdrawn,
     NoReviewerAvailable,
     OpinionSubmitted,
+    PartnerOpinionReceived,
+    PartnerOpinionRejected,
+    PartnerRecallAcknowledged,
+    RecallOverdue,
     ReviewerAssigned,
     ReviewerDeclined,
+    ReviewPackKept,
+    ReviewRerouted,
     ReviewResumed,
     ReviewSlaBreached,
     ReviewStarted,
@@ -31,6 +43,7 @@ from events.review import (
 from services.common.aggregate import Aggregate
 from services.common.context import Context, london_date
 from services.common.errors import Refused
+from services.review.domain.partners import IN_HOUSE, acknowledge_by, respond_by
 from services.review.domain.reviewers import ReviewerDirectory
 from services.review.domain.sla import add_working_days, due_date, working_days_between
 
@@ -39,6 +52,32 @@ ROUTES = {
     "third_party": "network_referral",
     "further_consultation": "further_consultation",
 }
+
+
+#: Withdrawals after which the partner takes no more referrals of this case.
+EXCLUDING_REASONS = frozenset({"sla_missed", "partner_removed"})
+
+
+@dataclass
+class Referral:
+    """One pack sent to one partner, and what became of it."""
+
+    partner: str
+    pack_id: UUID
+    respond_by: date | None
+    withdrawn_reason: str | None = None
+    acknowledge_by: datetime | None = None
+    acknowledged: bool = False
+    overdue_flagged: bool = False
+    answered: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.withdrawn_reason is None and not self.answered
+
+    @property
+    def recall_pending(self) -> bool:
+        return self.acknowledge_by is not None and not self.acknowledged and not self.overdue_flagged
 
 
 class CaseReview(Aggregate):
@@ -60,16 +99,37 @@ class CaseReview(Aggregate):
     breached: bool = False
     opinion: OpinionSubmitted | None = None
 
+    consent_event_id: UUID | None = None
+    started: bool = False
+
     def __init__(self, aggregate_id: UUID):
         super().__init__(aggregate_id)
         self.excluded: set[str] = set()
         self.clock_start: date | None = None
+        #: Packs records prepared for this case, kept to be sent to a partner.
+        self.packs: dict[UUID, ReviewPack] = {}
+        self.referrals: dict[tuple[str, UUID], Referral] = {}
+        #: Partners that missed their deadline on this case, or were removed.
+        self.excluded_partners: set[str] = set()
+        #: Partner messages accepted on this case (a second copy is a duplicate).
+        self.accepted_messages: set[UUID] = set()
 
     # -- starting and routing ---------------------------------------------------------------
 
     @classmethod
-    def start(cls, ready: CaseReadyForReview, directory: ReviewerDirectory, ctx: Context) -> CaseReview:
-        review = cls(ready.case_id)
+    def keep_pack(cls, review: CaseReview | None, prepared: ReviewPackPrepared, ctx: Context) -> CaseReview:
+        """Keep records' pack for the partner the case will be referred to; it comes just
+        before the case is ready for review (or ready again, after a suspension)."""
+        review = review or cls(prepared.case_id)
+        if prepared.pack_id not in review.packs:
+            review.record(ReviewPackKept, ctx, case_id=prepared.case_id, pack_id=prepared.pack_id,
+                          pack=prepared.pack)
+        return review
+
+    @classmethod
+    def start(cls, ready: CaseReadyForReview, directory: ReviewerDirectory, ctx: Context,
+              review: CaseReview | None = None) -> CaseReview:
+        review = review or cls(ready.case_id)
         started_on = ready.ready_on
         review.record(
             ReviewStarted, ctx, case_id=ready.case_id, model=ready.model, route=ROUTES[ready.model],
@@ -83,11 +143,65 @@ class CaseReview(Aggregate):
     def route_case(self, ready: CaseReadyForReview, directory: ReviewerDirectory, ctx: Context) -> None:
         if self.route == "network_referral":
             assert ready.pack_id is not None and ready.consent_event_id is not None
-            partner = directory.network_for(self.specialty, self.id)
-            self.record(NetworkReferralSent, ctx, case_id=self.id, partner=partner,
-                        pack_id=ready.pack_id, consent_event_id=ready.consent_event_id)
+            partner = directory.network_for(self.specialty, self.id, self.excluded_partners)
+            self.refer(partner, ready.pack_id, ready.consent_event_id, directory, ctx)
         else:
             self.assign_next(directory, ctx)
+
+    def refer(self, partner: str, pack_id: UUID, consent_event_id: UUID, directory: ReviewerDirectory,
+              ctx: Context) -> None:
+        """Send the pack to a network; a registered partner is given a deadline."""
+        deadline = respond_by(ctx.today, self.due_on, self.nation) if directory.is_partner(partner) else None
+        self.record(NetworkReferralSent, ctx, case_id=self.id, partner=partner, pack_id=pack_id,
+                    consent_event_id=consent_event_id, respond_by=deadline)
+
+    def reroute(self, reason: str, directory: ReviewerDirectory, ctx: Context) -> None:
+        """Take the referral from its partner (it missed its deadline, or was removed) and
+        give it to another partner of the specialty, else to the in-house team."""
+        if self.partner is None or self.pack_id is None or self.consent_event_id is None:
+            return
+        old, pack_id, consent = self.partner, self.pack_id, self.consent_event_id
+        self.withdraw_referral(reason, ctx)
+        nxt = directory.partner_for(self.specialty, self.id, self.excluded_partners)
+        self.record(ReviewRerouted, ctx, case_id=self.id, rerouted_from=old,
+                    rerouted_to=nxt or IN_HOUSE, reason=reason)
+        if nxt is not None:
+            self.refer(nxt, pack_id, consent, directory, ctx)
+        else:
+            self.assign_next(directory, ctx)
+
+    def drop_partner(self, partner: str, directory: ReviewerDirectory, ctx: Context) -> bool:
+        """The partner was removed: its open referral of this case is routed anew."""
+        current = self.current_referral()
+        if current is None or current.partner != partner or not current.open:
+            return False
+        if self.stopped or self.opinion is not None or self.suspended_on is not None:
+            return False
+        self.reroute("partner_removed", directory, ctx)
+        return True
+
+    def miss_partner_deadline(self, today: date, directory: ReviewerDirectory, ctx: Context) -> bool:
+        """Past the partner's deadline with no opinion: route anew. True if it did."""
+        if self.stopped or self.opinion is not None or self.suspended_on is not None:
+            return False
+        current = self.current_referral()
+        if current is None or not current.open or current.respond_by is None or today <= current.respond_by:
+            return False
+        self.reroute("sla_missed", directory, ctx)
+        return True
+
+    def flag_overdue_recalls(self, now: datetime, ctx: Context) -> int:
+        overdue = [r for r in self.referrals.values()
+                   if r.recall_pending and r.acknowledge_by is not None and now > r.acknowledge_by]
+        for referral in overdue:
+            self.record(RecallOverdue, ctx, case_id=self.id, partner=referral.partner,
+                        pack_id=referral.pack_id, acknowledge_by=referral.acknowledge_by)
+        return len(overdue)
+
+    def current_referral(self) -> Referral | None:
+        if self.partner is None or self.pack_id is None:
+            return None
+        return self.referrals.get((self.partner, self.pack_id))
 
     def assign_next(self, directory: ReviewerDirectory, ctx: Context) -> None:
         reviewer = directory.match(self.route, self.specialty, self.id, self.excluded)
@@ -157,9 +271,16 @@ class CaseReview(Aggregate):
         self.record(ReviewStopped, ctx, case_id=self.id, reason=reason)
 
     def withdraw_referral(self, reason: str, ctx: Context) -> None:
+        """Tell the network to stop and destroy the pack. A registered partner (its referral
+        has a deadline) acknowledges the recall by a deadline of its own; a removed one is
+        not told (its access is already revoked)."""
         if self.partner is not None and self.pack_id is not None:
+            current = self.current_referral()
+            recalled = (current is not None and current.respond_by is not None
+                        and reason != "partner_removed")
             self.record(NetworkReferralWithdrawn, ctx, case_id=self.id, partner=self.partner,
-                        pack_id=self.pack_id, reason=reason)
+                        pack_id=self.pack_id, reason=reason,
+                        acknowledge_by=acknowledge_by(ctx.today, self.nation) if recalled else None)
 
     # -- SLA and opinion --------------------------------------------------------------------
 
@@ -183,6 +304,53 @@ class CaseReview(Aggregate):
             self.flag_breach_if_overdue(today, ctx)
         self.record(OpinionSubmitted, ctx, case_id=self.id, outcome=outcome, summary=summary,
                     reviewer=reviewer, submitted_on=today, working_days_used=used, sla_met=sla_met)
+
+    # -- partner messages -------------------------------------------------------------------
+
+    def judge_partner_opinion(self, partner: str, pack_id: UUID, message_id: UUID) -> tuple[str, str] | None:
+        """Why this partner's opinion on the pack cannot be accepted, as (reason, detail),
+        or None when it is accepted."""
+        referral = self.referrals.get((partner, pack_id))
+        if referral is None:
+            return "not_yours", "pack_id: this pack was not sent to you"
+        if message_id in self.accepted_messages or referral.answered:
+            return "duplicate", "pack_id: an opinion on this pack was already accepted"
+        if referral.withdrawn_reason is not None:
+            if referral.withdrawn_reason == "sla_missed":
+                return "late", "pack_id: the pack was recalled after its respond_by date passed"
+            return "recalled", "pack_id: the pack was recalled; destroy it and acknowledge the recall"
+        if self.opinion is not None:
+            return "duplicate", "pack_id: the opinion on this pack was already given by other means"
+        if self.stopped or self.suspended_on is not None:
+            return "recalled", "pack_id: the pack was recalled"
+        return None
+
+    def accept_partner_opinion(self, partner: str, pack_id: UUID, message_id: UUID, outcome: str,
+                               summary: str, reviewer: str, directory: ReviewerDirectory,
+                               ctx: Context) -> None:
+        """The audited re-identification of the pack, then the case's opinion."""
+        self.record(PartnerOpinionReceived, ctx, case_id=self.id, partner=partner, pack_id=pack_id,
+                    message_id=message_id)
+        self.submit_opinion(outcome, summary, reviewer, directory, ctx)
+
+    def judge_recall_acknowledgement(self, partner: str, pack_id: UUID, message_id: UUID) -> tuple[str, str] | None:
+        referral = self.referrals.get((partner, pack_id))
+        if referral is None:
+            return "not_yours", "pack_id: this pack was not sent to you"
+        if referral.acknowledged or message_id in self.accepted_messages:
+            return "duplicate", "pack_id: the recall of this pack was already acknowledged"
+        if referral.withdrawn_reason is None:
+            return "invalid", "type: this pack was not recalled; there is nothing to acknowledge"
+        return None
+
+    def acknowledge_recall(self, partner: str, pack_id: UUID, message_id: UUID, ctx: Context) -> None:
+        self.record(PartnerRecallAcknowledged, ctx, case_id=self.id, partner=partner, pack_id=pack_id,
+                    message_id=message_id)
+
+    def reject_partner_message(self, partner: str, pack_id: UUID, reason: str, detail: str,
+                               message_id: UUID | None, ctx: Context) -> None:
+        self.record(PartnerOpinionRejected, ctx, case_id=self.id, partner=partner, pack_id=pack_id,
+                    reason=reason, detail=detail, rejected_message_id=message_id)
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -225,6 +393,23 @@ class CaseReview(Aggregate):
             self.model, self.route, self.specialty = event.model, event.route, event.specialty
             self.nation, self.started_on, self.due_on = event.nation, event.started_on, event.due_on
             self.sla_working_days, self.clock_start = event.sla_working_days, event.started_on
+            self.started = True
+        elif isinstance(event, ReviewPackKept):
+            self.packs[event.pack_id] = event.pack
+        elif isinstance(event, ReviewRerouted):
+            if event.rerouted_to == IN_HOUSE:
+                self.route, self.partner = "in_house_queue", None
+        elif isinstance(event, (PartnerOpinionReceived, PartnerRecallAcknowledged)):
+            self.accepted_messages.add(event.message_id)
+            referral = self.referrals.get((event.partner, event.pack_id))
+            if referral is not None and isinstance(event, PartnerOpinionReceived):
+                referral.answered = True
+            elif referral is not None:
+                referral.acknowledged = True
+        elif isinstance(event, RecallOverdue):
+            referral = self.referrals.get((event.partner, event.pack_id))
+            if referral is not None:
+                referral.overdue_flagged = True
         elif isinstance(event, ReviewerAssigned):
             self.reviewer_id = event.reviewer_id
         elif isinstance(event, (ReviewerDeclined, ConflictOfInterestDeclared)):
@@ -232,8 +417,16 @@ class CaseReview(Aggregate):
             self.reviewer_id, self.appointment, self.attended = None, None, False
         elif isinstance(event, NetworkReferralSent):
             self.partner, self.pack_id = event.partner, event.pack_id
+            self.consent_event_id = event.consent_event_id
+            self.referrals[(event.partner, event.pack_id)] = Referral(event.partner, event.pack_id,
+                                                                      event.respond_by)
         elif isinstance(event, NetworkReferralWithdrawn):
             self.pack_id = None
+            referral = self.referrals.get((event.partner, event.pack_id))
+            if referral is not None:
+                referral.withdrawn_reason, referral.acknowledge_by = event.reason, event.acknowledge_by
+            if event.reason in EXCLUDING_REASONS:
+                self.excluded_partners.add(event.partner)
         elif isinstance(event, AppointmentBooked):
             self.appointment = (event.specialist_id, event.appointment_on)
         elif isinstance(event, AppointmentAttended):

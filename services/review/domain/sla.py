@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from services.review.domain.bank_holidays import NATIONS, listed
 
-__all__ = ["NATIONS", "add_working_days", "bank_holidays", "due_date", "is_working_day", "working_days_between"]
+__all__ = ["NATIONS", "add_working_days", "bank_holidays", "due_date", "is_working_day", "subtract_working_days",
+           "working_days_between"]
 
 
 @lru_cache(maxsize=256)
@@ -34,6 +35,19 @@ def add_working_days(start: date, days: int, nation: str) -> date:
     remaining = days
     while remaining:
         day += timedelta(days=1)
+        if is_working_day(day, nation):
+            remaining -= 1
+    return day
+
+
+def subtract_working_days(start: date, days: int, nation: str) -> date:
+    """The N-th working day before `start` (N >= 0; N = 0 gives `start`)."""
+    if days < 0:
+        raise ValueError("working days must not be negative")
+    day = start
+    remaining = days
+    while remaining:
+        day -= timedelta(days=1)
         if is_working_day(day, nation):
             remaining -= 1
     return day
