@@ -31,7 +31,7 @@ from services.common.errors import Refused
 from services.review.domain.partners import PartnerLedger, ledger_id
 from services.review.domain.review import CaseReview
 from services.review.domain.reviewers import DIRECTORY_ID, Reviewer, ReviewerDirectory
-from services.review.partner_messages import parse_partner_message
+from services.review.partner_messages import OUTBOUND_TYPES, ToPartner, parse_partner_message, to_partner
 from services.review.referral_book import BOOK_TYPES, ReferralBook
 from services.runtime.application import Reaction, ServiceApplication
 from services.runtime.keystore import MemberKeys as Vault
@@ -130,6 +130,20 @@ class Review(ServiceApplication):
         """The pack review kept for a referral (None if it has none: an older case)."""
         review = self.load(CaseReview, case_id)
         return review.packs.get(pack_id) if review is not None else None
+
+    # -- messages out to partners ---------------------------------------------------------
+
+    def partner_outbox(self, after: int = 0, limit: int = 200) -> tuple[int, list[tuple[str, ToPartner]]]:
+        """The messages for registered partners in review's stored events after notification
+        `after`: (the last notification read, [(partner, message)]). Each message's id is its
+        event's id. A partner no longer registered is told nothing more."""
+        notifications = self.recorder.select_notifications(start=after + 1, limit=limit, topics=OUTBOUND_TYPES)
+        if not notifications:
+            return after, []
+        partners = set(self.directory().partners)
+        unseal = self.vault.unseal if self.vault is not None else (lambda _: "[unreadable]")
+        found = (to_partner(self.decode(n), self.kept_pack, unseal) for n in notifications)
+        return notifications[-1].id, [m for m in found if m is not None and m[0] in partners]
 
     # -- a partner's message in -----------------------------------------------------------
 

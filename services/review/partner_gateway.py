@@ -30,7 +30,6 @@ from kafka.errors import KafkaError
 from events.topics import DEADLETTER_TOPIC, partner_opinions_topic, partner_requests_topic
 from services.common.context import Context
 from services.review.application import PartnerVerdict, Review
-from services.review.partner_messages import OUTBOUND_TYPES, to_partner
 from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
 
 log = logging.getLogger("cases.partners")
@@ -91,35 +90,24 @@ class PartnerGateway:
     def relay(self) -> int:
         recorder = self.app.recorder
         position = recorder.max_tracking_id(RELAY_NAME) or 0
-        notifications = recorder.select_notifications(start=position + 1, limit=BATCH, topics=OUTBOUND_TYPES)
-        if not notifications:
+        last, messages = self.app.partner_outbox(position, BATCH)
+        if last == position:
             return 0
-        partners = set(self.app.directory().partners)
         futures = []
-        for notification in notifications:
-            found = to_partner(self.app.decode(notification), self.app.kept_pack, self.unseal)
-            if found is None:
-                continue
-            partner, message = found
+        for partner, message in messages:
             topic = partner_requests_topic(partner)
-            # A removed partner is told nothing more (its access is revoked); a partner
-            # registered without a broker has no topic.
-            if partner not in partners or not self.consumer.partitions_for_topic(topic):
-                log.info("nothing sent to %s: not a partner on this broker now", partner)
+            if not self.consumer.partitions_for_topic(topic):  # registered without a broker
+                log.info("nothing sent to %s: it has no requests topic on this broker", partner)
                 continue
-            pack_id = str(getattr(message, "pack_id"))
             futures.append(self.producer.send(
-                topic, key=pack_id.encode(), value=message.model_dump_json().encode(),
-                headers=[("type", str(getattr(message, "type")).encode()),
-                         ("message_id", str(getattr(message, "message_id")).encode())]))
+                topic, key=str(message.pack_id).encode(), value=message.model_dump_json().encode(),
+                headers=[("type", message.type.encode()),
+                         ("message_id", str(message.message_id).encode())]))
         self.producer.flush()
         for future in futures:
             future.get(timeout=30)  # raises if the broker refused any: the batch is sent again
-        recorder.insert_tracking(Tracking(RELAY_NAME, notifications[-1].id))
+        recorder.insert_tracking(Tracking(RELAY_NAME, last))
         return len(futures)
-
-    def unseal(self, value: str) -> str:
-        return self.app.vault.unseal(value) if self.app.vault is not None else "[unreadable]"
 
     # -- in -----------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from events.envelope import DomainEvent
 from events.partner import (
@@ -36,6 +36,9 @@ from events.review import (
     PartnerMessageRejected,
     PartnerOpinionRejected,
 )
+
+#: What review sends a partner, on its requests topic.
+ToPartner = ReviewRequested | ReviewRecalled | OpinionRejected
 
 _INBOUND: TypeAdapter[OpinionGiven | RecallAcknowledged] = TypeAdapter(OpinionMessage)
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -167,7 +170,7 @@ def opinion_rejected(event: PartnerOpinionRejected | PartnerMessageRejected, at:
 
 
 def to_partner(event: DomainEvent, pack_of: Callable[[UUID, UUID], ReviewPack | None],
-               unseal: Callable[[str], str]) -> tuple[str, BaseModel] | None:
+               unseal: Callable[[str], str]) -> tuple[str, ToPartner] | None:
     """(partner, message) for one of review's stored events, or None when it is not for a
     partner over its topics: a referral to a network that answers by other means (no
     deadline), a withdrawal with no recall to acknowledge, a rejection naming no pack.
