@@ -15,7 +15,7 @@ from services.api.auth import issue_token
 from services.bootstrap import load_keys
 from tests.fixtures import POLICY, REQUEST, REVIEWERS, policy
 
-#: The names the tokens carry; "Dr Able" is the in-house reviewer the directory assigns first.
+#: The names the tokens carry (a clinician's name is a reviewer's, from the directory).
 NAMES = {"case_handler": "Hannah Handler", "clinician": "Dr Able", "auditor": "Audrey Auditor",
          "admin": "Ada Admin"}
 #: Every direct identifier of the sample request's member and GP.
@@ -79,8 +79,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 @pytest.fixture
 def walked(api: Api) -> Iterator[tuple[Api, dict[str, str]]]:
-    """Registers loaded; an in-house case in review assigned to Dr Able, a network case in
-    review, and a fresh case awaiting consent."""
+    """Registers loaded; an in-house case in review (`reviewer`: the name of the clinician
+    the directory assigned it to), a network case in review, a fresh case awaiting consent."""
     api.load_registers()
     in_house = api.open(policy_number="AXA-200300",
                         proposed_treatment="Open surgical repair for Jane Doe (NHS 943 476 5919)")
@@ -88,4 +88,5 @@ def walked(api: Api) -> Iterator[tuple[Api, dict[str, str]]]:
     network = api.open()
     api.to_review(network)
     fresh = api.open()
-    yield api, {"in_house": in_house, "network": network, "fresh": fresh}
+    reviewer = api.call("GET", f"/cases/{in_house}", "admin").json()["review"]["reviewer"]
+    yield api, {"in_house": in_house, "network": network, "fresh": fresh, "reviewer": reviewer}

@@ -111,7 +111,7 @@ def test_each_role_over_every_path(api: Api, role: str) -> None:
 def test_every_write_with_an_auditors_token_is_403_and_records_nothing(
         walked: tuple[Api, dict[str, str]], action: str, method: str, path: str, body: object) -> None:
     api, cases = walked
-    for case_id in cases.values():
+    for case_id in (cases["in_house"], cases["network"], cases["fresh"]):
         before = api.events()
         response = api.call(method, path_of(path, case_id), "auditor", body)
         assert response.status_code == 403, response.text
