@@ -23,6 +23,13 @@ KAFKA_RUN="$CASES_INFRA_DIR/kafka"
 BROKERS="${BROKERS:-1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"                        # node i listens on KAFKA_PORT+i-1
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19092}" # node i: KAFKA_CONTROLLER_PORT+i-1
+# SECURE=1: the client listener requires SASL/SCRAM-SHA-512 and the StandardAuthorizer
+# denies whatever no ACL allows; credentials are provisioned into $KAFKA_SECRETS.
+SECURE="${SECURE:-0}"
+[[ "$SECURE" == 1 || "$SECURE" == true || "$SECURE" == yes ]] && SECURE=1 || SECURE=0
+# One <principal>.json per principal plus the `secure` marker the clients look for
+# (services/runtime/kafka/config.py secrets_dir(); CASES_KAFKA_SECRETS points elsewhere).
+KAFKA_SECRETS="$KAFKA_RUN/secrets"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"        # seconds
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"          # seconds before SIGKILL
@@ -119,4 +126,14 @@ install_jars() {
   rm -rf "$KAFKA_LIBS"
   mv "$tmp" "$KAFKA_LIBS"
   log "installed $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$KAFKA_LIBS" | cut -f1))"
+}
+
+# A random password of 32 hex characters: safe inside JSON, JAAS quotes and sed.
+random_password() {
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# The password in $KAFKA_SECRETS/<principal>.json (written by up.sh or provision.py).
+secret_password() {
+  sed -nE 's/.*"password": *"([^"]*)".*/\1/p' "$KAFKA_SECRETS/$1.json"
 }

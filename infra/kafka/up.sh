@@ -4,6 +4,7 @@
 #
 #   bash infra/kafka/up.sh              # 1 node:  127.0.0.1:9092
 #   BROKERS=3 bash infra/kafka/up.sh    # 3 nodes: 127.0.0.1:9092,9093,9094
+#   SECURE=1 bash infra/kafka/up.sh     # SASL/SCRAM-SHA-512 + ACLs, principals provisioned
 #
 # First use fetches the jars with Maven (see pom.xml) into $KAFKA_CACHE.
 # Idempotent: if the requested cluster already runs, it says so and exits 0.
@@ -22,7 +23,7 @@ exec 9>"$KAFKA_RUN/.lock"
 flock -w 120 9 || die "timed out waiting for the lock on $KAFKA_RUN/.lock"
 
 # Everything that decides the on-disk format: a change means re-formatting.
-topology="version=$KAFKA_VERSION brokers=$BROKERS port=$KAFKA_PORT controller_port=$KAFKA_CONTROLLER_PORT"
+topology="version=$KAFKA_VERSION brokers=$BROKERS port=$KAFKA_PORT controller_port=$KAFKA_CONTROLLER_PORT secure=$SECURE"
 current_topology="$(cat "$KAFKA_RUN/topology" 2>/dev/null || true)"
 
 # --- already running? ----------------------------------------------------------
@@ -34,6 +35,7 @@ if ((${#running[@]} > 0)); then
   if [[ "$current_topology" != "$topology" ]]; then
     die "Kafka is already running with a different setup ($current_topology; wanted $topology). Run infra/kafka/down.sh first."
   fi
+  ((SECURE)) || rm -rf "$KAFKA_SECRETS" # a plain broker: clients must not try SASL
   if ((${#running[@]} == BROKERS)); then
     log "already running ($BROKERS node(s), Kafka $KAFKA_VERSION): $(bootstrap_servers)"
     bootstrap_servers
@@ -51,7 +53,39 @@ if [[ -n "$current_topology" && "$current_topology" != "$topology" ]]; then
   log "setup changed ($current_topology -> $topology): wiping old data under $KAFKA_RUN"
   rm -rf "$KAFKA_RUN"/node-* "$KAFKA_RUN/cluster.id"
 fi
+if ((SECURE)) && [[ ! -s "$KAFKA_SECRETS/admin.json" ]] && compgen -G "$KAFKA_RUN/node-*" >/dev/null; then
+  # The storage holds admin's SCRAM credential, formatted in; without its password
+  # nothing can authenticate, so start over (test data).
+  log "secured storage without its admin credentials: wiping old data under $KAFKA_RUN"
+  rm -rf "$KAFKA_RUN"/node-* "$KAFKA_RUN/cluster.id"
+fi
 printf '%s\n' "$topology" >"$KAFKA_RUN/topology"
+
+admin_password=""
+if ((SECURE)); then
+  # admin's password is needed before anything starts: it is formatted into the metadata
+  # log and the nodes authenticate to each other with it. The other principals are
+  # provisioned by provision.py once the broker runs.
+  (umask 077 && mkdir -p "$KAFKA_SECRETS")
+  chmod 700 "$KAFKA_SECRETS"
+  if [[ ! -s "$KAFKA_SECRETS/admin.json" ]]; then
+    (umask 077 && printf '{"username": "admin", "password": "%s"}\n' "$(random_password)" \
+      >"$KAFKA_SECRETS/admin.json")
+  fi
+  admin_password="$(secret_password admin)"
+  [[ "$admin_password" =~ ^[A-Za-z0-9]+$ ]] || die "unreadable password in $KAFKA_SECRETS/admin.json"
+  # For Kafka's own CLI tools: kafka-tool.sh ... --command-config $KAFKA_SECRETS/admin.properties
+  (umask 077 && cat >"$KAFKA_SECRETS/admin.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_password";
+EOF
+  )
+  # The clients' cue (config.py KafkaSettings.secured): this broker requires SASL.
+  : >"$KAFKA_SECRETS/secure"
+else
+  rm -rf "$KAFKA_SECRETS"
+fi
 
 if [[ ! -s "$KAFKA_RUN/cluster.id" ]]; then
   kafka_java kafka.tools.StorageTool random-uuid >"$KAFKA_RUN/cluster.id"
@@ -125,11 +159,23 @@ for ((id = 1; id <= BROKERS; id++)); do
       -e "s|@RF@|$rf|g" \
       -e "s|@MIN_ISR@|$min_isr|g" \
       "$KAFKA_DIR/server.properties.template" >"$dir/server.properties"
+  if ((SECURE)); then
+    # The secure fragment replaces the plain lines for the same keys; it holds admin's
+    # password, so the rendered file is for this user only.
+    secure_conf="$(sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$cport|g" \
+      -e "s|@ADMIN_PASSWORD@|$admin_password|g" "$KAFKA_DIR/server-secure.properties.template")"
+    keys="$(grep -oE '^[a-z][a-z0-9.-]*=' <<<"$secure_conf" | sed -e 's/=$//' -e 's/\./\\./g' | paste -sd'|')"
+    chmod 600 "$dir/server.properties"
+    plain_conf="$(grep -vE "^($keys)=" "$dir/server.properties" || true)"
+    printf '%s\n\n%s\n' "$plain_conf" "$secure_conf" >"$dir/server.properties"
+  fi
 
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     # Static voters (controller.quorum.voters) => no --standalone/--initial-controllers.
+    scram=()
+    ((SECURE)) && scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$admin_password]")
     kafka_java kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-      --config "$dir/server.properties" >"$dir/logs/format.log" 2>&1 ||
+      --config "$dir/server.properties" "${scram[@]}" >"$dir/logs/format.log" 2>&1 ||
       fail "formatting storage of node $id failed: $(tail -n 5 "$dir/logs/format.log")"
   fi
 
@@ -181,8 +227,10 @@ done
 #    prints one "host:port (id: N rack: null isFenced: false) -> (" block per
 #    broker it learns from metadata).
 bs="$(bootstrap_servers)"
+auth=()
+((SECURE)) && auth=(--command-config "$KAFKA_SECRETS/admin.properties")
 while :; do
-  out="$(kafka_java org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$bs" 2>&1)" || true
+  out="$(kafka_java org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$bs" "${auth[@]}" 2>&1)" || true
   seen="$(grep -E '^127\.0\.0\.1:[0-9]+ \(id: [0-9]+ rack: .*\) -> \($' <<<"$out" |
     grep -cv 'isFenced: true' || true)"
   ((seen == BROKERS)) && break
@@ -190,6 +238,16 @@ while :; do
     fail "metadata lists $seen of $BROKERS broker(s) after ${KAFKA_START_TIMEOUT}s; last output: $(tail -n 5 <<<"$out")"
   sleep 0.5
 done
+
+if ((SECURE)); then
+  # The principals' credentials, the case topics and the least-privilege ACLs
+  # (services/runtime/kafka/access.py); idempotent, so a warm start re-applies them.
+  py="$REPO_ROOT/.venv/bin/python"
+  [[ -x "$py" ]] || py="$(command -v python3 || true)"
+  [[ -n "$py" ]] || fail "no Python to provision the principals (make the venv: .venv/)"
+  CASES_KAFKA_SECRETS="$KAFKA_SECRETS" PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" \
+    "$py" "$KAFKA_DIR/provision.py" "$bs" >&2 || fail "provisioning principals and ACLs failed"
+fi
 
 printf '%s\n' "$bs" >"$KAFKA_RUN/bootstrap.servers"
 log "Kafka $KAFKA_VERSION ready in $((SECONDS - t0))s ($BROKERS node(s), cluster id $cluster_id): $bs"
