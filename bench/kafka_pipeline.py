@@ -41,6 +41,7 @@ from services.bootstrap import build_service
 from services.common.context import SettableClock
 from services.runtime.application import ServiceApplication
 from services.runtime.kafka import consumer as consumer_module
+from services.runtime.kafka.config import ADMIN_PRINCIPAL, parse_bus
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer
 
@@ -73,7 +74,7 @@ class BenchConsumer(ServiceConsumer):
         for name, value in redirect.items():
             setattr(consumer_module, name, value)
         try:
-            super().__init__(app, list(topics), bootstrap, producer)
+            super().__init__(app, list(topics), parse_bus(f"kafka://{bootstrap}"), producer)
         finally:
             for name, value in saved.items():
                 setattr(consumer_module, name, value)
@@ -147,7 +148,7 @@ def run(work: Workload, settings: KafkaSettings, tag: str) -> Sample:
     pids = broker_pids()
     try:
         copy_stores(work.source.home, root / "source", tuple(topics))
-        producer = make_producer(settings.bootstrap)
+        producer = make_producer(parse_bus(f"kafka://{settings.bootstrap}"), ADMIN_PRINCIPAL)
         relays = []
         for service, topic in topics.items():
             apps.append(build_service(service, root / "source", clock))

@@ -3,11 +3,14 @@ the deployment's evidence-signing key."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.cli import presenters
 from services.cli.plumbing import OPTIONS, app, emit, runtime
 from services.common.errors import BadInput
+
+if TYPE_CHECKING:
+    from services.runtime.kafka.config import KafkaSettings
 
 
 @app.command("rebuild")
@@ -61,7 +64,7 @@ def analytics() -> None:
     with runtime(reads=True) as rt:
         settings = getattr(rt, "settings", None)
         if settings is not None:
-            weeks = read_weekly_topic(settings.bootstrap)
+            weeks = read_weekly_topic(settings)
         else:
             key = load_keys(rt.home, create=False).analytics
             facts = []
@@ -74,14 +77,15 @@ def analytics() -> None:
     emit({"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}, presenters.analytics)
 
 
-def read_weekly_topic(bootstrap: str) -> list[dict[str, Any]]:
+def read_weekly_topic(settings: KafkaSettings) -> list[dict[str, Any]]:
     """The latest aggregates per week, as the analytics agent kept them."""
     from kafka import KafkaConsumer
 
     from events.analytics import AnalyticsWeek
     from events.topics import ANALYTICS_WEEKLY_TOPIC
+    from services.runtime.kafka.config import CLI_PRINCIPAL
 
-    consumer = KafkaConsumer(ANALYTICS_WEEKLY_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+    consumer = KafkaConsumer(ANALYTICS_WEEKLY_TOPIC, **settings.client_config(CLI_PRINCIPAL), group_id=None,
                              auto_offset_reset="earliest", consumer_timeout_ms=2000)
     try:
         latest = {}

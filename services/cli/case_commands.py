@@ -165,7 +165,7 @@ def verify(
         result = verify_stores(rt.services, expect)
         settings = getattr(rt, "settings", None)
         if settings is not None:  # over Kafka: the topics must match the stores too
-            result["broken"] += verify_topics(rt.services, settings.bootstrap)
+            result["broken"] += verify_topics(rt.services, settings)
             result["ok"] = not result["broken"]
     emit(result, presenters.verification)
     if not result["ok"]:

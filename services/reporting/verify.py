@@ -20,6 +20,7 @@ from typing import Any
 
 from services.runtime.application import ServiceApplication
 from services.runtime.chain import GENESIS, event_digest, link
+from services.runtime.kafka.config import CLI_PRINCIPAL, KafkaSettings
 from services.runtime.stores import is_postgres
 
 
@@ -150,7 +151,7 @@ def chain_rows(app: ServiceApplication) -> list[dict[str, Any]]:
         return [dict(row) for row in c.fetchall()]
 
 
-def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) -> list[dict[str, Any]]:
+def verify_topics(services: Mapping[str, ServiceApplication], settings: KafkaSettings) -> list[dict[str, Any]]:
     """Over Kafka: every message on a case topic must be, byte for byte, the event its
     service stored at that position, and every event the relay confirmed must be there."""
     from kafka import KafkaConsumer
@@ -162,7 +163,7 @@ def verify_topics(services: Mapping[str, ServiceApplication], bootstrap: str) ->
     from services.runtime.kafka.reader import read_to_end
 
     broken: list[dict[str, Any]] = []
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**settings.client_config(CLI_PRINCIPAL), group_id=None, enable_auto_commit=False)
     try:
         for name, app in services.items():
             topic = case_topic(name)

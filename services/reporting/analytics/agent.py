@@ -40,12 +40,13 @@ from events.envelope import DomainEvent
 from events.topics import ANALYTICS_TOPIC, ANALYTICS_WEEKLY_TOPIC, SERVICES, case_topic
 from services.reporting.analytics.facts import FactBook
 from services.reporting.analytics.weekly import week_messages, weekly_aggregates
-from services.runtime.kafka.config import KafkaSettings
+from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
 from services.runtime.kafka.topics import ensure_topics
 
 log = logging.getLogger("cases.analytics")
 
 APP_ID = "cases-analytics"
+PRINCIPAL = SERVICE_PRINCIPALS["analytics"]  # its ACLs: services/runtime/kafka/access.py
 BATCH_SIZE = 500
 BATCH_WITHIN = 1.0  # seconds
 #: Short, so that after a crash the group empties soon and the next start can rewind it.
@@ -71,10 +72,19 @@ def fact_message(fact: AnalyticsCaseFact) -> tuple[bytes, bytes]:
     return fact.analytics_ref.encode(), fact.model_dump_json().encode()
 
 
+def credentials(settings: KafkaSettings) -> faust.SASLCredentials | None:
+    """SASL/SCRAM as svc-analytics on a secured broker, else none."""
+    found = settings.credentials(PRINCIPAL)
+    if found is None:
+        return None
+    return faust.SASLCredentials(username=found[0], password=found[1], mechanism="SCRAM-SHA-512")
+
+
 def make_app(settings: KafkaSettings, key: bytes) -> faust.App:
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        broker_credentials=credentials(settings),
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,
@@ -129,7 +139,7 @@ def make_app(settings: KafkaSettings, key: bytes) -> faust.App:
 def forget_committed_offsets(settings: KafkaSettings, timeout: float = SESSION_TIMEOUT * 3) -> None:
     """Delete the agent's consumer group, so it starts again from the topics' beginning.
     A group left by a killed agent is not empty until its session times out: wait it out."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{APP_ID}-admin")
+    admin = KafkaAdminClient(**settings.client_config(PRINCIPAL), client_id=f"{APP_ID}-admin")
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -146,7 +156,7 @@ def forget_committed_offsets(settings: KafkaSettings, timeout: float = SESSION_T
 
 def run_analytics_worker(settings: KafkaSettings, key: bytes, loglevel: str = "warn") -> None:
     """Run the analytics agent until SIGTERM or SIGINT."""
-    ensure_topics(settings)  # faust does not create them here
+    ensure_topics(settings, PRINCIPAL)  # faust does not create them here; secured: provisioned
     forget_committed_offsets(settings)
     app = make_app(settings, key)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)

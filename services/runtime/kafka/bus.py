@@ -17,7 +17,7 @@ from kafka.errors import KafkaError
 from events.topics import case_topic
 from services.common.errors import ServiceUnavailable
 from services.runtime.application import ServiceApplication
-from services.runtime.kafka.config import KafkaSettings
+from services.runtime.kafka.config import CLI_PRINCIPAL, KafkaSettings
 from services.runtime.kafka.consumer import group_id
 from services.runtime.kafka.outbox import relay_name
 
@@ -46,8 +46,8 @@ class KafkaSettle:
             # Before anything is recorded, and in seconds: the clients' own probes take 30 s.
             raise ServiceUnavailable(f"no Kafka broker answers at {settings.bootstrap}")
         try:
-            self.admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="cases-cli")
-            self.offsets = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="cases-cli")
+            self.admin = KafkaAdminClient(**settings.client_config(CLI_PRINCIPAL), client_id="cases-cli")
+            self.offsets = KafkaConsumer(**settings.client_config(CLI_PRINCIPAL), client_id="cases-cli")
         except KafkaError:
             raise ServiceUnavailable(f"no Kafka broker at {settings.bootstrap}") from None
 

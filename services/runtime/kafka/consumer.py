@@ -30,6 +30,7 @@ from events.codec import decode, why_unreadable
 from events.topics import DEADLETTER_TOPIC, case_topic
 from services.common.errors import Refused
 from services.runtime.application import ServiceApplication
+from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
 from services.runtime.metrics import WorkerMetrics
 
 log = logging.getLogger("cases.consumer")
@@ -58,7 +59,7 @@ def all_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPart
 
 
 class ServiceConsumer:
-    def __init__(self, app: ServiceApplication, leaders: Iterable[str], bootstrap: str,
+    def __init__(self, app: ServiceApplication, leaders: Iterable[str], settings: KafkaSettings,
                  producer: KafkaProducer, instance: int = 0, instances: int = 1,
                  metrics: WorkerMetrics | None = None):
         self.app = app
@@ -68,7 +69,7 @@ class ServiceConsumer:
         self.producer = producer
         self.interests = set(app.topics)  # the event types this service reacts to
         self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **settings.client_config(SERVICE_PRINCIPALS[app.name]),
             group_id=group_id(app.name),
             client_id=f"cases-{app.name}",
             enable_auto_commit=False,  # offsets are committed after the effects are stored

@@ -15,6 +15,7 @@ from kafka import KafkaProducer
 from events.codec import encode
 from events.topics import case_topic
 from services.runtime.application import ServiceApplication
+from services.runtime.kafka.config import KafkaSettings
 
 BATCH = 500
 
@@ -23,9 +24,9 @@ def relay_name(topic: str) -> str:
     return f"outbox:{topic}"
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
+def make_producer(settings: KafkaSettings, principal: str) -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=bootstrap,
+        **settings.client_config(principal),
         client_id="cases-outbox",
         acks="all",
         enable_idempotence=True,  # no duplicates or reordering from producer retries

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from kafka.errors import KafkaError
 
 from services.runtime.application import ServiceApplication, retrying
-from services.runtime.kafka.config import KafkaSettings
+from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer
 from services.runtime.kafka.topics import ensure_topics
@@ -44,13 +44,13 @@ class Worker:
     def __init__(self, app: ServiceApplication, leaders: list[str], settings: KafkaSettings,
                  timer_seconds: float = 60, instance: int = 0, instances: int = 1,
                  metrics_port: int = 0, companions: list[Companion] | None = None):
-        ensure_topics(settings)
+        ensure_topics(settings, SERVICE_PRINCIPALS[app.name])  # on a secured broker: provisioned
         self.app = app
         self.metrics = WorkerMetrics(app.name, app.register_metrics)
         self.metrics_port = self.metrics.serve(metrics_port)  # before Kafka: a busy port fails fast
-        self.producer = make_producer(settings.bootstrap)
+        self.producer = make_producer(settings, SERVICE_PRINCIPALS[app.name])
         self.relay = OutboxRelay(self.app, self.producer)
-        self.consumer = ServiceConsumer(self.app, leaders, settings.bootstrap, self.producer,
+        self.consumer = ServiceConsumer(self.app, leaders, settings, self.producer,
                                         instance, instances, self.metrics)
         # One relay and one timer per service: instance 0 runs them.
         self.relays = instance == 0
