@@ -11,6 +11,7 @@ from events.envelope import DomainEvent
 from events.intake import (
     CaseOpened,
     Condition,
+    DeidentifiedText,
     Diagnosis,
     EligibilityConfirmed,
     EligibilityDeclined,
@@ -23,6 +24,7 @@ from events.intake import (
 from events.reporting import CaseClosed, ReportDelivered, ReportPrepared
 from services.common import pseudonyms
 from services.common.context import Clock, Context
+from services.common.deidentify import KnownIdentifiers, deidentify
 from services.common.errors import Refused, UnknownCase
 from services.intake.domain.case import Case
 from services.intake.domain.eligibility import RULES, ConditionFacts, decide
@@ -191,7 +193,25 @@ def opened_fields(request: CaseRequest, member_ref: UUID, seal: Callable[[Any], 
         if request.diagnosis else None,
         "proposed_treatment": seal(request.proposed_treatment),
         "has_gp": request.gp is not None and any(request.gp.model_dump().values()),
+        "deidentified": deidentified_text(request, seal),
     }
+
+
+def deidentified_text(request: CaseRequest, seal: Callable[[Any], Any]) -> DeidentifiedText:
+    """The free text a reviewer partner may read: every identifier given with the request
+    removed here, where they are known, then sealed like the rest (records never holds them)."""
+    member, gp = request.member, request.gp
+    known = KnownIdentifiers(
+        name=member.name, nhs_number=member.nhs_number, date_of_birth=member.date_of_birth,
+        postcode=member.postcode, email=member.email, phone=member.phone,
+        gp_name=gp.name if gp else None, gp_practice=gp.practice if gp else None,
+        gp_email=gp.email if gp else None,
+    )
+    summary = request.diagnosis.summary if request.diagnosis else None
+    return DeidentifiedText(
+        diagnosis_summary=seal(deidentify(summary, known) if summary else None),
+        proposed_treatment=seal(deidentify(request.proposed_treatment, known)),
+    )
 
 
 def condition_facts(request: CaseRequest) -> ConditionFacts:

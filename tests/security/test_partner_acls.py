@@ -1,6 +1,6 @@
 """A reviewer partner, provisioned by `provision_partner`, with its own credentials: it
 reads its requests in its own groups and writes its opinions, and nothing else (SPEC
-section 9); records' partner gateway feeds it. After `revoke_partner` it is let in nowhere."""
+section 9); review's partner gateway feeds it. After `revoke_partner` it is let in nowhere."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from events.topics import (
 from services.common.errors import BadInput
 from services.runtime.kafka.access import (
     GATEWAY_GROUP,
+    GATEWAY_SERVICE,
     partner_names,
     partner_principals,
     provision_partner,
@@ -47,18 +48,18 @@ def new_partner(broker: SecureBroker, prefix: str = "acme") -> tuple[str, str, d
 
 def test_a_partner_reads_its_requests_and_writes_its_opinions(broker: SecureBroker) -> None:
     name, _, partner = new_partner(broker)
-    gateway = broker.settings.client_config(SERVICE_PRINCIPALS["records"])
-    with producer(gateway) as records:
-        publish(records, partner_requests_topic(name), PACK)
+    gateway = broker.settings.client_config(SERVICE_PRINCIPALS[GATEWAY_SERVICE])
+    with producer(gateway) as review:
+        publish(review, partner_requests_topic(name), PACK)
     with consumer(partner, f"partner.{name}.g1") as reader:
         assert [m.value for m in read_in_group(reader, partner_requests_topic(name), 1)] == [PACK]
         # It sees its own two topics and no other.
         assert reader.topics() == {partner_requests_topic(name), partner_opinions_topic(name)}
     with producer(partner) as answers:
         publish(answers, partner_opinions_topic(name), OPINION)
-    with consumer(gateway, GATEWAY_GROUP) as records_in:
-        assert [m.value for m in read_all(records_in, partner_opinions_topic(name))] == [OPINION]
-        records_in.commit()
+    with consumer(gateway, GATEWAY_GROUP) as review_in:
+        assert [m.value for m in read_all(review_in, partner_opinions_topic(name))] == [OPINION]
+        review_in.commit()
 
 
 def test_a_partner_is_refused_everything_else(broker: SecureBroker) -> None:
@@ -76,8 +77,8 @@ def test_a_partner_is_refused_everything_else(broker: SecureBroker) -> None:
                 publish(writer, topic)
     with consumer(partner, None) as reader, pytest.raises(TopicAuthorizationFailedError):
         read_all(reader, partner_opinions_topic(name))  # what it wrote is not for it to read back
-    with producer(broker.settings.client_config(SERVICE_PRINCIPALS["records"])) as records:
-        publish(records, partner_requests_topic(name), PACK)
+    with producer(broker.settings.client_config(SERVICE_PRINCIPALS[GATEWAY_SERVICE])) as review:
+        publish(review, partner_requests_topic(name), PACK)
     for group in [f"partner.{other}.g1", GATEWAY_GROUP, "g1", f"partner.{name}"]:
         with consumer(partner, group) as reader, pytest.raises(GroupAuthorizationFailedError):
             read_in_group(reader, partner_requests_topic(name), 1)
@@ -85,7 +86,7 @@ def test_a_partner_is_refused_everything_else(broker: SecureBroker) -> None:
 
 def test_the_other_services_get_nothing_of_a_partner(broker: SecureBroker) -> None:
     name, _, _ = new_partner(broker)
-    for service in ("intake", "review", "reporting", "analytics"):
+    for service in ("intake", "records", "reporting", "analytics"):
         mine = broker.settings.client_config(SERVICE_PRINCIPALS[service])
         with producer(mine) as writer, pytest.raises(TopicAuthorizationFailedError):
             publish(writer, partner_requests_topic(name))
@@ -108,10 +109,10 @@ def test_a_revoked_partner_is_let_in_nowhere(broker: SecureBroker) -> None:
     assert name not in partner_names(broker.settings)
     again = revoke_partner(broker.settings, name)  # idempotent
     assert again["revoked_acls"] == 0 and again["credentials_deleted"] is False
-    # Records' gateway lost its grants on the partner's topics too.
-    with producer(broker.settings.client_config(SERVICE_PRINCIPALS["records"])) as records, \
+    # The gateway lost its grants on the partner's topics too.
+    with producer(broker.settings.client_config(SERVICE_PRINCIPALS[GATEWAY_SERVICE])) as review, \
             pytest.raises(TopicAuthorizationFailedError):
-        publish(records, partner_requests_topic(name), PACK)
+        publish(review, partner_requests_topic(name), PACK)
 
 
 def test_provisioning_again_changes_only_the_password(broker: SecureBroker) -> None:

@@ -11,8 +11,8 @@ so every grant a client needs is written here, as admin:
 - the command line (`cases-cli`) reads the case, dead-letter and analytics topics (replay,
   verify, rebuild) and describes the services' groups (lag);
 - a reviewer partner (`partner-<name>`) reads its requests topic with groups named
-  `partner.<name>.` and anything after, writes its opinions topic, and nothing else; records'
-  partner gateway (`svc-records`) writes the partner's requests and reads its opinions.
+  `partner.<name>.` and anything after, writes its opinions topic, and nothing else; review's
+  partner gateway (`svc-review`) writes the partner's requests and reads its opinions.
 
 Technology only: which service reads which is the composition root's knowledge, passed in
 as data (`leaders`). On a plain broker nothing here authenticates; the functions create
@@ -69,13 +69,14 @@ from services.runtime.kafka.topics import broker_count, create_missing, wanted_t
 #: dashes only, so that no name can reach into another partner's prefix.
 PARTNER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
 PARTNER_USER_PREFIX = "partner-"
-#: Records' partner gateway reads every partner's opinions in this group.
-GATEWAY_GROUP = "cases-records-partners"
-GATEWAY_SERVICE = "records"
+#: The service whose worker runs the partner gateway (services/review/partner_gateway.py),
+#: and the group it commits the opinions' offsets under.
+GATEWAY_SERVICE = "review"
+GATEWAY_GROUP = "cases-review-partners"
 #: The faust agent (services/reporting/analytics/agent.py APP_ID = group_id("analytics")):
 #: its group, and the prefix of any internal topic faust would make for it.
 ANALYTICS = "analytics"
-#: Packs and opinions are transport, not the record (records keeps what it sent as
+#: Packs and opinions are transport, not the record (review keeps what it sent as
 #: events): a month covers any SLA with room for a partner's outage.
 PARTNER_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000), "cleanup.policy": "delete"}
 MIN_PASSWORD = 8
@@ -169,6 +170,34 @@ def as_acl(grant: Grant) -> ACL:
                ResourcePattern(resource, name, pattern))
 
 
+def granted(admin: KafkaAdminClient, principal: str) -> list[ACL]:
+    found, _ = admin.describe_acls(ACLFilter(
+        user(principal), None, ACLOperation.ANY, ACLPermissionType.ANY,
+        ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY)))
+    return list(found)
+
+
+def prune(admin: KafkaAdminClient, principals: list[str], wanted: list[Grant]) -> int:
+    """Delete what the principals were granted beyond `wanted` (an older grant this code no
+    longer makes), so that running provisioning again converges on least privilege. Grants
+    on partner topics are provision_partner's and revoke_partner's business: left alone."""
+    keep = set(wanted)
+    stale = []
+    for principal in principals:
+        for acl in granted(admin, principal):
+            pattern = acl.resource_pattern
+            grant = (principal, acl.operation, pattern.resource_type, pattern.resource_name,
+                     pattern.pattern_type)
+            if grant in keep or pattern.resource_name.startswith("partner."):
+                continue
+            stale.append(ACLFilter(acl.principal, acl.host, acl.operation, acl.permission_type,
+                                   ResourcePatternFilter(pattern.resource_type, pattern.resource_name,
+                                                         pattern.pattern_type)))
+    if stale:
+        admin.delete_acls(stale)
+    return len(stale)
+
+
 def apply_grants(admin: KafkaAdminClient, grants: list[Grant]) -> int:
     """Create the ACLs; one that exists already is left as it is. Returns how many were asked."""
     result = admin.create_acls([as_acl(g) for g in grants])
@@ -208,7 +237,8 @@ def provision_services(settings: KafkaSettings, leaders: Mapping[str, list[str]]
     """The case topics; on a secured broker also each service's and the command line's
     SCRAM credentials and ACLs. `leaders` maps each service (and "analytics", the agent)
     to the services whose topics it reads. Idempotent: run again, it changes nothing
-    (passwords are re-applied from the secrets files)."""
+    (passwords are re-applied from the secrets files) but remove grants these principals
+    no longer need."""
     admin = admin_client(settings)
     try:
         created = create_missing(admin, wanted_topics(settings, broker_count(admin)))
@@ -221,7 +251,7 @@ def provision_services(settings: KafkaSettings, leaders: Mapping[str, list[str]]
                   for g in service_grants(service, its_leaders)]
         grants += cli_grants(leaders)
         return {"secured": True, "created_topics": created, "principals": principals,
-                "acls": apply_grants(admin, grants)}
+                "acls": apply_grants(admin, grants), "stale_acls_removed": prune(admin, principals, grants)}
     finally:
         admin.close()
 
@@ -245,7 +275,7 @@ def partner_topics(settings: KafkaSettings, name: str, brokers: int) -> list[New
 def provision_partner(settings: KafkaSettings, name: str, password: str,
                       specialties: list[str]) -> dict[str, Any]:
     """A partner's two topics; on a secured broker also its SCRAM user `partner-<name>`
-    with `password` and its ACLs, and records' gateway grants on its topics. Idempotent
+    with `password` and its ACLs, and the partner gateway's grants on its topics. Idempotent
     (a second call sets the password again). `specialties` are the domain's business: they
     are not part of the broker's grants."""
     checked_name(name)
@@ -265,7 +295,7 @@ def provision_partner(settings: KafkaSettings, name: str, password: str,
 
 
 def revoke_partner(settings: KafkaSettings, name: str) -> dict[str, Any]:
-    """Delete the partner's ACLs, records' grants on its topics and its SCRAM credentials.
+    """Delete the partner's ACLs, the gateway's grants on its topics and its SCRAM credentials.
     The topics stay, for the audit of what was sent and answered (they expire with their
     retention). Idempotent: revoking a partner that has nothing left is not an error."""
     checked_name(name)
