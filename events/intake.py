@@ -72,6 +72,15 @@ class Diagnosis(_Value):
     summary: str | None = None
 
 
+class DeidentifiedText(_Value):
+    """The free text with every direct identifier of the member and the GP replaced by a
+    typed placeholder ("[name]", "[NHS number]", ...: services/common/deidentify.py). Sealed
+    under the member's key all the same (defence in depth): only a partner gateway unseals it."""
+
+    diagnosis_summary: str | None = None
+    proposed_treatment: str
+
+
 class CaseOpened(CaseEvent):
     """A member asked for a second opinion; the request passed validation."""
 
@@ -85,6 +94,8 @@ class CaseOpened(CaseEvent):
     diagnosis: Diagnosis | None = None
     proposed_treatment: str
     has_gp: bool
+    deidentified: DeidentifiedText | None = Field(
+        default=None, description="The free text de-identified at intake; absent on cases opened before")
 
 
 class MemberIdentity(_Value):

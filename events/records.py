@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,9 @@ RECORD_KINDS: tuple[str, ...] = RecordKind.__args__  # type: ignore[attr-defined
 
 
 class ClinicalFacts(BaseModel):
-    """What a reviewer may need to know of the case; no direct identifier."""
+    """What a reviewer may need to know of the case; no direct identifier. The free text is
+    the de-identified text intake made (sealed under the member's key), never the member's
+    own words; None for a case opened before intake de-identified free text."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     age_band: str
@@ -32,14 +34,18 @@ class ClinicalFacts(BaseModel):
     nature: Literal["acute", "chronic"]
     diagnosed_on: date
     diagnosis_summary: str | None = None
-    proposed_treatment: str
+    proposed_treatment: str | None = None
 
 
 class CaseFileOpened(CaseEvent):
-    """Records opened a file when the request arrived; it waits for eligibility."""
+    """Records opened a file when the request arrived; it waits for eligibility.
+
+    v2: the free text is de-identified, and may be absent. v1 carried the request's free text
+    as given (sealed, but naming the member); it upcasts with that text dropped."""
 
     type_name = "case_file_opened"
     service = "records"
+    schema_version: ClassVar[int] = 2
     facts: ClinicalFacts
 
 
@@ -164,10 +170,15 @@ class PackRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: RecordKind
     received_on: date
+    days_after_diagnosis: int = Field(
+        description="When it arrived, in days after the diagnosis: what a partner is given")
 
 
 class ReviewPack(BaseModel):
-    """The pseudonymised review pack: built from an allow-list, never by deleting fields."""
+    """The pseudonymised review pack: built from an allow-list, never by deleting fields.
+
+    The free text is the de-identified text made at intake, sealed under the member's key;
+    None where the case was opened before intake de-identified free text."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     pseudonym: str = Field(description="Case pseudonym; only the insurer can link it back")
@@ -180,15 +191,19 @@ class ReviewPack(BaseModel):
     nature: Literal["acute", "chronic"]
     diagnosed_on: date
     diagnosis_summary: str | None = None
-    proposed_treatment: str
-    records: tuple[PackRecord, ...]
+    proposed_treatment: str | None = None
+    records: tuple[PackRecord, ...] = Field(description="Each record's kind and date, in the order received")
 
 
 class ReviewPackPrepared(CaseEvent):
-    """The pseudonymised pack for an external reviewer, allowed by a disclosure consent."""
+    """The pseudonymised pack for an external reviewer, allowed by a disclosure consent.
+
+    v2: de-identified free text (or none), and each record's date relative to the diagnosis.
+    v1 carried the request's free text as given; it upcasts with that text dropped."""
 
     type_name = "review_pack_prepared"
     service = "records"
+    schema_version: ClassVar[int] = 2
     pack_id: UUID
     pack: ReviewPack
     ruleset_version: str

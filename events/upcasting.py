@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 Payload = dict[str, Any]
@@ -15,9 +16,32 @@ def member_identified_v1_to_v2(payload: Payload) -> Payload:
     return dict(payload)
 
 
+def _without_free_text(facts: Payload) -> Payload:
+    """v1 free text was the request's own words (sealed, but naming the member, the GP, ...):
+    a v2 reader takes the free text of a fact or pack to be de-identified, so none is read."""
+    return {**facts, "diagnosis_summary": None, "proposed_treatment": None}
+
+
+def case_file_opened_v1_to_v2(payload: Payload) -> Payload:
+    return {**payload, "facts": _without_free_text(payload["facts"])}
+
+
+def review_pack_prepared_v1_to_v2(payload: Payload) -> Payload:
+    """Also each record's date relative to the diagnosis, from the two dates v1 held."""
+    pack = _without_free_text(payload["pack"])
+    diagnosed = date.fromisoformat(pack["diagnosed_on"])
+    pack["records"] = [
+        {**record, "days_after_diagnosis": (date.fromisoformat(record["received_on"]) - diagnosed).days}
+        for record in pack.get("records", [])
+    ]
+    return {**payload, "pack": pack}
+
+
 #: (type name, from version) -> function returning the payload at version + 1.
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("member_identified", 1): member_identified_v1_to_v2,
+    ("case_file_opened", 1): case_file_opened_v1_to_v2,
+    ("review_pack_prepared", 1): review_pack_prepared_v1_to_v2,
 }
 
 

@@ -380,7 +380,9 @@ def _names(work: _Redaction, name: str, label: str) -> None:
         initial = re.compile(r"(?<!\w)[" + "".join(map(re.escape, words.initials)) + r"](?:\.|(?!\w))")
         found += [(m.start(), m.end(), "initial") for m in initial.finditer(folded)
                   if work.text[m.start()].isupper()]
-    work.replace_spans((start, end, label) for start, end in _name_runs(sorted(found), folded))
+    # The longest span first where two start together: "D'Arcy" is a name, not an initial D.
+    found.sort(key=lambda span: (span[0], -span[1]))
+    work.replace_spans((start, end, label) for start, end in _name_runs(found, folded))
 
 
 def _name_runs(found: list[tuple[int, int, str]], folded: str) -> list[tuple[int, int]]:

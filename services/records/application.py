@@ -80,8 +80,10 @@ class Records(ServiceApplication):
             specialty=event.condition.specialty,
             nature=event.condition.nature,
             diagnosed_on=event.condition.diagnosed_on,
-            diagnosis_summary=event.diagnosis.summary if event.diagnosis else None,
-            proposed_treatment=event.proposed_treatment,
+            # Only the text intake de-identified: the request's own words (event.diagnosis,
+            # event.proposed_treatment) may name the member and never reach a pack.
+            diagnosis_summary=event.deidentified.diagnosis_summary if event.deidentified else None,
+            proposed_treatment=event.deidentified.proposed_treatment if event.deidentified else None,
         )
         return CaseFile.open(event.case_id, facts, ctx)
 

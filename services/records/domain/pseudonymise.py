@@ -2,7 +2,8 @@
 
 Nothing is copied wholesale and then pruned: a field reaches a partner only because it is
 named here. Direct identifiers (name, NHS number, date of birth, full postcode, email,
-phone, GP details) never reach this module at all: records only holds ClinicalFacts.
+phone, GP details) never reach this module at all: records only holds ClinicalFacts, whose
+free text intake de-identified before sealing it (services/common/deidentify.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from datetime import date
 
 from events.records import ClinicalFacts, PackRecord, ReviewPack
 
-RULESET_VERSION = "review-pack-allowlist-1"
+#: 2: free text de-identified at intake (or none), and record dates relative to the diagnosis.
+RULESET_VERSION = "review-pack-allowlist-2"
 
 
 def pseudonymise_review_pack(
@@ -30,5 +32,8 @@ def pseudonymise_review_pack(
         diagnosed_on=facts.diagnosed_on,
         diagnosis_summary=facts.diagnosis_summary,
         proposed_treatment=facts.proposed_treatment,
-        records=tuple(PackRecord(kind=kind, received_on=day) for kind, day in records),  # type: ignore[arg-type]
+        records=tuple(
+            PackRecord(kind=kind, received_on=day, days_after_diagnosis=(day - facts.diagnosed_on).days)  # type: ignore[arg-type]
+            for kind, day in records
+        ),
     )
