@@ -144,3 +144,12 @@ def test_a_request_without_optional_identifiers() -> None:
 def test_text_cannot_forge_a_placeholder() -> None:
     forged = "\ue000\ue100\ue001 Jane"
     assert deidentify(forged, JANE) == "\ufffd\ufffd\ufffd [name]"
+
+
+def test_a_second_pass_leaves_the_placeholders_as_they_are() -> None:
+    """The partner gateway runs the pattern pass again over text intake de-identified."""
+    once = deidentify("Jane Doe, 943 476 5919, 2/4/1980, SW1A 1AA, jane@example.org, 07700 900123, "
+                      "Dr A Smith, High Street Surgery", JANE)
+    assert once == "[name], [NHS number], [date of birth], [postcode], [email], [phone], [GP], [practice]"
+    assert deidentify_unknown(once) == once
+    assert deidentify(once, JANE) == once
