@@ -5,6 +5,7 @@
 #
 #   make kafka-up               # 1 node, bootstrap 127.0.0.1:9092
 #   make kafka-up BROKERS=3     # 3 nodes, 127.0.0.1:9092,9093,9094
+#   make kafka-up SECURE=1      # SASL/SCRAM-SHA-512 + ACLs, principals provisioned
 #   make kafka-down
 #   make postgres-up            # postgresql://cases:cases@127.0.0.1:55432/cases
 #   make postgres-down
@@ -15,11 +16,12 @@
 INFRA_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 BROKERS ?= 1
+SECURE ?= 0
 
 .PHONY: kafka-up kafka-down postgres-up postgres-down infra-up infra-down
 
 kafka-up:
-	BROKERS=$(BROKERS) bash $(INFRA_DIR)/kafka/up.sh
+	BROKERS=$(BROKERS) SECURE=$(SECURE) bash $(INFRA_DIR)/kafka/up.sh
 
 kafka-down:
 	bash $(INFRA_DIR)/kafka/down.sh
