@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from events.envelope import DomainEvent
 from events.partner import (
+    FROM_PARTNER,
     OpinionGiven,
     OpinionMessage,
     OpinionRejected,
@@ -80,7 +81,10 @@ def describe(error: ValidationError) -> str:
     """The first problems, by field: `outcome: Input should be ...` (no input echoed)."""
     parts = []
     for problem in error.errors(include_input=False, include_url=False)[:3]:
-        where = ".".join(str(p) for p in problem["loc"]) or "message"
+        loc = problem["loc"]
+        if loc and loc[0] in FROM_PARTNER:  # the union's tag: the field is what follows
+            loc = loc[1:]
+        where = ".".join(str(p) for p in loc) or ("type" if problem["type"].startswith("union_tag") else "message")
         parts.append(f"{where}: {problem['msg']}")
     return "; ".join(parts)[:500]
 

@@ -47,6 +47,7 @@ def run_demo(home: Path, *, cases: int, seed: int, fresh: bool, quiet: bool,
         rt.intake.load_policies(parse_register(json.dumps({"policies": policies})), setup)
         rt.review.register_reviewers(parse_reviewers(json.dumps({"reviewers": reviewer_directory()})), setup)
         rt.pump()
+        sim.network.register()  # the expert network, as a partner: simulated in process
         journeys = schedule(sim, rng, policies, cases, begin)
         run_schedule(sim, journeys, cases, quiet)
         return summarise(rt, sim, seed=seed, cases=cases)
@@ -74,7 +75,8 @@ def daily_sla_check(sim: Simulation, begin: datetime) -> Iterator[datetime]:
     day = begin.date()
     while day < date.today():
         yield datetime.combine(day, time(18, 0), LONDON)
-        sim.rt.flag_overdue_reviews()
+        sim.rt.flag_overdue_reviews()  # also routes anew referrals past their partner's deadline
+        sim.network.acknowledge_recalls()
         day += timedelta(days=1)
 
 

@@ -39,9 +39,12 @@ class Simulation:
     """The services driven as a case handler, a member and reviewers would."""
 
     def __init__(self, runtime: Deployment):
+        from services.simulation.network import SimulatedNetwork
+
         self.rt = runtime
         self.refusals: dict[str, int] = {}
         self.plans: dict[str, str] = {}
+        self.network = SimulatedNetwork(self)
 
     def ctx(self, actor: str) -> Context:
         return Context(actor=actor, now=self.rt.clock.now())
@@ -145,19 +148,12 @@ def case_journey(sim: Simulation, request: dict[str, Any], rng: random.Random) -
             yield on_day(date.fromisoformat(appointment["on"]), 10)
             sim.do(review.attend_appointment, cid, actor="reviewer")
 
-    today = sim.ctx("clock").today
-    due = date.fromisoformat(sim.state(cid)["review_due"])
-    if plan == "late_opinion":
-        opinion_day = add_working_days(due, rng.randint(1, 3), nation)
-    else:
-        left = working_days_between(today, due, nation)
-        opinion_day = add_working_days(today, rng.randint(1, max(1, left)), nation)
-    yield on_day(opinion_day, 15)
-    outcome = rng.choices(list(OUTCOMES), list(OUTCOMES.values()))[0]
-    reviewer = (sim.state(cid)["review"] or {}).get("reviewer") or "Network expert"
-    sim.do(review.submit_opinion, cid, outcome, f"Opinion: {outcome.replace('_', ' ')}", reviewer,
-           actor=f"reviewer:{reviewer}")
+    yield from partner_answers(sim, cid, plan, nation, rng)
+    if sim.state(cid)["opinion"] is None:
+        yield from reviewer_answers(sim, cid, plan, nation, rng)
 
+    if sim.state(cid)["opinion"] is None:
+        return  # the review could not finish (for instance, no reviewer left)
     yield hours(rng, 2, 30)
     if rng.random() < 0.65:
         sim.do(records.grant_consent, cid, "share_with_gp", "member_portal", actor="member")
@@ -165,3 +161,37 @@ def case_journey(sim: Simulation, request: dict[str, Any], rng: random.Random) -
     sim.do(sim.rt.reporting.deliver_report, cid)
     yield hours(rng, 24, 120)
     sim.do(sim.rt.reporting.close_case, cid, "report_issued")
+
+
+def partner_answers(sim: Simulation, cid: UUID, plan: str, nation: str, rng: random.Random) -> Step:
+    """A referral to the registered partner: it answers by its deadline over its gateway;
+    on a late_opinion plan it misses the deadline, the review clock routes the case to the
+    in-house team, and its late answer is rejected."""
+    respond_by = sim.network.deadline(cid)
+    if respond_by is None:
+        return
+    outcome = rng.choices(list(OUTCOMES), list(OUTCOMES.values()))[0]
+    if plan == "late_opinion":
+        answer_day = add_working_days(respond_by, 2, nation)
+    else:
+        left = working_days_between(sim.ctx("clock").today, respond_by, nation)
+        answer_day = add_working_days(sim.ctx("clock").today, rng.randint(1, max(1, left)), nation)
+    yield on_day(answer_day, 15)
+    sim.network.answer(cid, outcome, f"Opinion: {outcome.replace('_', ' ')}")
+
+
+def reviewer_answers(sim: Simulation, cid: UUID, plan: str, nation: str, rng: random.Random) -> Step:
+    """The assigned reviewer (or, for a network that answers by other means, its opinion
+    keyed in by the case handler) gives the opinion; late on a late_opinion plan."""
+    today = sim.ctx("clock").today
+    due = date.fromisoformat(sim.state(cid)["review_due"])
+    if plan == "late_opinion":
+        opinion_day = add_working_days(max(due, today), rng.randint(1, 3), nation)
+    else:
+        left = working_days_between(today, due, nation)
+        opinion_day = add_working_days(today, rng.randint(1, max(1, left)), nation)
+    yield on_day(opinion_day, 15)
+    outcome = rng.choices(list(OUTCOMES), list(OUTCOMES.values()))[0]
+    reviewer = (sim.state(cid)["review"] or {}).get("reviewer") or "Network expert"
+    sim.do(sim.rt.review.submit_opinion, cid, outcome, f"Opinion: {outcome.replace('_', ' ')}", reviewer,
+           actor=f"reviewer:{reviewer}")

@@ -173,8 +173,8 @@ def test_an_opinion_on_an_unknown_pack_is_rejected_on_the_partners_ledger(desk: 
     verdict = send(desk, "acme", opinion(stranger))
     assert (verdict.accepted, verdict.reason, verdict.case_id) == (False, "unknown_pack", None)
     assert desk.state(case)["opinion"] is None and rejected_on_the_case(desk, case) == []
-    ledger = [e for e in desk.rt.review.stored_events(topics=["partner_message_rejected"])]
-    assert [(e.partner, e.pack_id, e.reason) for e in ledger] == [("acme", stranger, "unknown_pack")]  # type: ignore[attr-defined]
+    ledger: list[Any] = list(desk.rt.review.stored_events(topics=["partner_message_rejected"]))
+    assert [(e.partner, e.pack_id, e.reason) for e in ledger] == [("acme", stranger, "unknown_pack")]
     assert [m["reason"] for m in told(desk, "acme")] == ["unknown_pack"]
 
     # Not even JSON: only the dead letter and the ledger know (there is no pack to answer on).
