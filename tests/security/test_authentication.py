@@ -36,8 +36,10 @@ def test_missing_credentials_are_an_infrastructure_failure(broker: SecureBroker,
     secrets.mkdir()
     (secrets / "secure").touch()
     env = {"CASES_KAFKA_SECRETS": str(secrets), "CASES_BUS": f"kafka://{broker.bootstrap}"}
-    cases = Cases(tmp_path / "home", env=env)
-    loaded = cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
+    policies = {"policies": [policy()]}
+    assert Cases(tmp_path / "home")("policies", "load", Cases(tmp_path / "home").write("p.json", policies)).code == 0
+    cases = Cases(tmp_path / "home", env=env)  # the same stores, now over the secured broker
+    loaded = cases("policies", "load", cases.write("policies.json", policies))
     assert loaded.code == 3, loaded
     said = loaded.stdout + loaded.stderr
     assert "cases-cli" in said and str(secrets) in said and "Traceback" not in said
