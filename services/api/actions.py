@@ -521,8 +521,10 @@ def _pack_from_opening(desk: Desk, case_id: UUID, events: list[Any]) -> dict[str
         nation=opened.member.nation, condition=opened.condition.name, icd10=opened.condition.icd10,
         specialty=opened.condition.specialty, nature=opened.condition.nature,
         diagnosed_on=opened.condition.diagnosed_on,
-        diagnosis_summary=opened.diagnosis.summary if opened.diagnosis else None,
-        proposed_treatment=opened.proposed_treatment)
+        # As records builds its facts: only the text intake de-identified, never the request's
+        # own words (which may name the member).
+        diagnosis_summary=opened.deidentified.diagnosis_summary if opened.deidentified else None,
+        proposed_treatment=opened.deidentified.proposed_treatment if opened.deidentified else None)
     received: list[tuple[str, date]] = [(e.kind, london_date(e.occurred_at))
                                         for e in events if isinstance(e, RecordReceived)]
     pseudonym = case_pseudonym(load_keys(desk.home, create=False).pack, case_id)
@@ -534,8 +536,9 @@ PACK_TEXT = ("diagnosis_summary", "proposed_treatment")
 
 
 def _pack_text(desk: Desk, pack: dict[str, Any], events: list[Any]) -> dict[str, Any]:
-    """The pack with its free text readable and every identifier of the member and the GP
-    taken out of it; every other sealed value (there should be none) stays "[sealed]"."""
+    """The pack with its free text readable: intake's de-identified text, and, as a second
+    guard, any identifier of the member and the GP still in it taken out; every other sealed
+    value (there should be none) stays "[sealed]"."""
     from events.intake import MemberIdentified
     from services.bootstrap import open_vault
     from services.runtime.keystore import ERASED, resolve

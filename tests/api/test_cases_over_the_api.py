@@ -69,7 +69,7 @@ def test_a_clinician_sees_the_pack_of_an_assigned_case_without_identifiers(walke
     assert pack["pack"]["condition"] == "Rotator cuff tear"
     assert pack["pack"]["pseudonym"].startswith("SMO-")
     assert pack["pack"]["diagnosis_summary"] == "Full-thickness tear on MRI"
-    assert pack["pack"]["proposed_treatment"] == "Open surgical repair for [removed] (NHS [removed])"
+    assert pack["pack"]["proposed_treatment"].startswith("Open surgical repair for ")
     assert not any(identifier in response.text for identifier in IDENTIFIERS)
     assert "member_ref" not in response.text
 
