@@ -157,7 +157,7 @@ def verify(
         return
     if public_key is not None:
         raise BadInput("--public-key", "only with --bundle DIR")
-    from services.reporting.verify import verify_stores, verify_topics
+    from services.reporting.verify import verify_stores, verify_topics, with_dead_letters
 
     if expect is not None and not is_digest(expect):
         raise BadInput("--expect", "must be a head digest as verify printed it (SERVICE:POSITION:16 hex digits, comma-separated)")
@@ -166,7 +166,7 @@ def verify(
         settings = getattr(rt, "settings", None)
         if settings is not None:  # over Kafka: the topics must match the stores too
             result["broken"] += verify_topics(rt.services, settings)
-            result["ok"] = not result["broken"]
+            result = with_dead_letters(result, rt.services["reporting"], settings)
     emit(result, presenters.verification)
     if not result["ok"]:
         raise Done(1)

@@ -21,7 +21,13 @@ from events.intake import (
     MemberProfile,
     PolicyTerms,
 )
-from events.reporting import CaseClosed, ReportDelivered, ReportPrepared
+from events.reporting import (
+    CaseClosed,
+    DeadLetterResolved,
+    DeadLetterRetried,
+    ReportDelivered,
+    ReportPrepared,
+)
 from services.common import pseudonyms
 from services.common.context import Clock, Context
 from services.common.deidentify import KnownIdentifiers, deidentify
@@ -165,8 +171,10 @@ class Intake(ServiceApplication):
         return case
 
     reactions: ClassVar[dict[type[DomainEvent], Reaction]] = {ReportDelivered: on_report_delivered}
-    #: Reporting's events intake does not act on: only the report going out concludes a case.
-    ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset({ReportPrepared, CaseClosed})
+    #: Reporting's events intake does not act on: only the report going out concludes a case
+    #: (how people handled dead letters is the operators' record, not a case's).
+    ignores: ClassVar[frozenset[type[DomainEvent]]] = frozenset(
+        {ReportPrepared, CaseClosed, DeadLetterRetried, DeadLetterResolved})
 
 
 def opened_fields(request: CaseRequest, member_ref: UUID, seal: Callable[[Any], Any]) -> dict[str, Any]:

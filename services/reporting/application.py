@@ -9,9 +9,11 @@ from uuid import UUID
 
 from events.envelope import DomainEvent
 from events.registry import REGISTRY
+from events.reporting import DeadLetterOutcome
 from events.review import OpinionSubmitted
 from services.common.context import Context
 from services.common.errors import Refused, UnknownCase
+from services.reporting.domain.dead_letter import DeadLetterHandling, DeadLetterRef
 from services.reporting.domain.report import CaseReport
 from services.reporting.projections.case_state import as_seen_on
 from services.reporting.views import CaseViews, view_sql_for
@@ -64,6 +66,24 @@ class Reporting(ServiceApplication):
             raise Refused("report_not_delivered", "a case closes only after its report went out")
         report.close(reason, ctx)
         self.save(report)
+
+    def dead_letter_handling(self, ref: DeadLetterRef) -> DeadLetterHandling:
+        """How a dead letter was handled so far (new: never handled)."""
+        return self.load(DeadLetterHandling, ref.stream_id) or DeadLetterHandling(ref.stream_id)
+
+    def record_dead_letter_retry(self, ref: DeadLetterRef, outcome: DeadLetterOutcome,
+                                 reason: str | None, ctx: Context) -> None:
+        """A person handed a dead letter again to the service that failed it; `outcome` says
+        what that service made of it. Refused once the dead letter was resolved."""
+        handling = self.dead_letter_handling(ref)
+        handling.retried(ref, outcome, reason, ctx)
+        self.save(handling)
+
+    def resolve_dead_letter(self, ref: DeadLetterRef, by: str, note: str, ctx: Context) -> None:
+        """A person reviewed a dead letter and decided it needs nothing further."""
+        handling = self.dead_letter_handling(ref)
+        handling.resolve(ref, by, note, ctx)
+        self.save(handling)
 
     # -- reads ------------------------------------------------------------------------------
 

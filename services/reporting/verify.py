@@ -11,10 +11,18 @@ chain rows deleted together leave a consistent, shorter chain): every other stor
 follows it keeps, in its own tracking records, the position it applied, and the store's
 own outbox relay keeps the position it published. A store whose newest position is below
 any of these witnesses lost events; verify names the store, the witness and both positions.
+
+Over Kafka, every dead letter is listed with its state (services/reporting/dead_letters.py).
+An open one fails the check: a service did not apply a message. One that was retried (its
+effect is stored) or resolved (a person reviewed it; the resolution is in reporting's log)
+does not, and neither does the message it parked: a poison message stays on its case topic
+for ever, and once every service that failed it has been dealt with, its "on the topic but
+not in the store" finding is listed with the dead letters instead of failing the check.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -172,7 +180,7 @@ def verify_topics(services: Mapping[str, ServiceApplication], settings: KafkaSet
             seen: set[int] = set()
             for message in (m for chunk in read_to_end(consumer, partitions) for m in chunk):
                 headers = {k: v.decode(errors="replace") for k, v in message.headers or []}
-                position = int(headers.get("notification_id", "0") or 0)
+                position = as_position(headers.get("notification_id"))
                 event = stored.get(position)
                 where = {"service": name, "position": position,
                          "topic": f"{topic}[{message.partition}]@{message.offset}"}
@@ -190,3 +198,45 @@ def verify_topics(services: Mapping[str, ServiceApplication], settings: KafkaSet
         consumer.close()
     return broken
 
+
+def as_position(header: str | None) -> int:
+    """A message's notification_id header as a position (0 when missing or not a number:
+    a forged message can carry anything)."""
+    return int(header) if header and header.isdigit() and len(header) < 19 else 0
+
+
+TOPIC_PLACE = re.compile(r"^(.+)\[(\d+)\]@(\d+)$")
+
+
+def with_dead_letters(result: dict[str, Any], reporting: ServiceApplication,
+                      settings: KafkaSettings) -> dict[str, Any]:
+    """Over Kafka: the dead letters, each with its state, in `dead_letters`; an open one is a
+    finding; a topic finding about a message whose every dead letter was handled is not."""
+    from services.reporting.dead_letters import dead_letters, handling, listing
+    from services.runtime.kafka.deadletters import read_dead_letters
+
+    rows = listing(dead_letters(read_dead_letters(settings)), handling(reporting))
+    by_origin: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["origin"] is not None:
+            origin = row["origin"]
+            by_origin.setdefault(f"{origin['topic']}:{origin['partition']}:{origin['offset']}", []).append(row)
+    handled = {origin for origin, letters in by_origin.items()
+               if all(letter["state"] != "open" for letter in letters)}
+    broken = [b for b in result["broken"] if topic_origin(b) not in handled]
+    for row in rows:
+        if row["state"] == "open":
+            origin = row["origin"]
+            where = f"{origin['topic']}[{origin['partition']}]@{origin['offset']}" if origin else "an unknown place"
+            broken.append({"service": "deadletter", "position": int(row["id"].split(".")[-1]),
+                           "dead_letter": row["id"],
+                           "problem": f"dead letter {row['id']} is open: {row['consumer']} could not apply"
+                                      f" the message at {where} ({row['reason']}); see `cases deadletter"
+                                      " list`, then retry or resolve it"})
+    return {**result, "ok": not broken, "broken": broken, "dead_letters": rows}
+
+
+def topic_origin(finding: dict[str, Any]) -> str | None:
+    """`topic:partition:offset` of a topic finding (verify_topics writes `topic[p]@o`)."""
+    match = TOPIC_PLACE.match(str(finding.get("topic", "")))
+    return f"{match.group(1)}:{match.group(2)}:{match.group(3)}" if match else None

@@ -89,6 +89,7 @@ IGNORED = frozenset({
     "review_pack_recalled", "reviewer_registered",
     "review_consent_withdrawn",  # the review's own review_suspended follows and says it
     "identity_revealed",  # a read, listed in the replay's findings, not a change of the case
+    "dead_letter_retried", "dead_letter_resolved",  # operators handling messages, not cases
     # Review's partner registry and a partner's messages that named no case: not case events.
     "partner_registered", "partner_removed", "partner_message_rejected",
     "review_pack_kept",  # review's copy of records' pack, kept to send it to the partner
