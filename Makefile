@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench schemas holidays clean
+.PHONY: demo test bench bench-quick schemas holidays clean
 .DEFAULT_GOAL := demo
 
 $(STAMP): pyproject.toml
@@ -22,9 +22,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash infra/run-tests.sh
 
-## bench: the benchmarks of bench/ (starts the Kafka broker if it is not running; leaves it up)
-bench: $(STAMP) kafka-up
+## bench: every benchmark B1..B8 against its raw baseline; writes bench/results/ and prints the
+## README's table (starts Kafka and PostgreSQL if they are not running; leaves them up).
+## BENCH_SIZE=<cases> sets the size (default: each benchmark's, see bench/README.md)
+bench: $(STAMP) infra-up
 	$(BIN)/python -m bench
+
+## bench-quick: B1..B8 at toy size, one pair each: a smoke test of the suite, not a measurement
+bench-quick: $(STAMP) infra-up
+	$(BIN)/python -m bench --quick
 
 ## schemas: write the events' JSON Schemas to events/schema/ (committed; a test checks they are fresh)
 schemas: $(STAMP)

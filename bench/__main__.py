@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,17 @@ def main(argv: list[str] | None = None) -> int:
                   bootstrap=args.bootstrap or default_bootstrap(), pg_dsn=args.pg_dsn,
                   size=args.size)
     failed: list[str] = []
+    # B1 and B2 run the workers on the cases.* topics: one wait for the bus lock for both.
+    bus = [n for n in args.names if n in ("B1", "B2")]
+    holding = ExitStack()
     try:
         for name in args.names:
+            if len(bus) > 1 and name == bus[0]:
+                print("waiting for the Kafka test lock (B1/B2 use the cases.* topics)...",
+                      file=sys.stderr)
+                holding.enter_context(ctx.hold_bus())
+            if name not in bus:
+                holding.close()
             print(f"== {name} ==", file=sys.stderr)
             begun = time.perf_counter()
             try:
@@ -108,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             print(f"   {name}: {time.perf_counter() - begun:.1f} s", file=sys.stderr)
     finally:
+        holding.close()
         ctx.close()
     from bench.readme_table import markdown
 

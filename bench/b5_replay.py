@@ -54,7 +54,7 @@ def grow(home: Path, total_events: int) -> int:
             for _ in range(rounds):
                 ids: dict[str, str] = {}
                 db.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)",
-                               [(ids.setdefault(o, str(uuid.uuid4())), v, t, s) for o, v, t, s in rows])
+                               [(ids.setdefault(o, uuid.uuid4().hex), v, t, s) for o, v, t, s in rows])
     return base * (rounds + 1)
 
 
@@ -100,7 +100,7 @@ def side_b(home: Path, cases: list[UUID], seed: int) -> tuple[list[float], dict[
         try:
             for case_id in order:
                 start = time.perf_counter()
-                key = str(case_id)
+                key = case_id.hex  # eventsourcing keeps SQLite stream ids as hex
                 for db in dbs:
                     for row in db.execute("SELECT originator_version, topic, state FROM stored_events"
                                           " WHERE originator_id = ? ORDER BY originator_version",

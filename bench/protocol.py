@@ -181,29 +181,44 @@ def run_pairs(
     warmup: int,
     sink: ResultFile,
     notes: dict[str, Any] | None = None,
+    side_b2: Side | None = None,
+    b2_label: str = "",
 ) -> dict[str, Any]:
     """Alternate A then B, `warmup` discarded pairs first; the KPI is A/B of events/s.
 
     `side_a` may be None while the system under test does not exist yet: B still runs
-    in the same schedule, and every ratio is null.
+    in the same schedule, and every ratio is null. `side_b2`, a second baseline, runs
+    right after B in each pair; its ratio A/B2 is reported beside the KPI.
     """
     started = time.perf_counter()
     kept: list[tuple[Sample | None, Sample, float | None]] = []
+    second: list[tuple[Sample, float | None]] = []
     for index in range(warmup + pairs):
         is_warmup = index < warmup
         a = side_a(index) if side_a else None
         b = side_b(index)
+        b2 = side_b2(index) if side_b2 else None
         ratio = ratio_of(a, b)
+        ratio2 = ratio_of(a, b2) if b2 else None
         sink.write({
             "type": "pair", "bench": bench, "pair": index - warmup, "warmup": is_warmup,
             "a": a.as_json() if a else None, "b": b.as_json(),
             "ratio": ratio, "cost_ratio": 1 / ratio if ratio else None,
+            **({"b2": b2.as_json(), "b2_ratio": ratio2} if b2 else {}),
         })
         print(f"  {bench} {'warm-up' if is_warmup else f'pair {index - warmup + 1}/{pairs}'}: "
               f"A {fmt_rate(a.events_per_s if a else None)} ev/s, "
-              f"B {fmt_rate(b.events_per_s)} ev/s, A/B {fmt_ratio(ratio)}", file=sys.stderr)
+              f"B {fmt_rate(b.events_per_s)} ev/s, A/B {fmt_ratio(ratio)}"
+              + (f"; B2 {fmt_rate(b2.events_per_s)} ev/s, A/B2 {fmt_ratio(ratio2)}" if b2 else ""),
+              file=sys.stderr)
         if not is_warmup:
             kept.append((a, b, ratio))
+            if b2:
+                second.append((b2, ratio2))
+    extra: dict[str, Any] = {}
+    if second:
+        extra = {"b2": side_stats([b2 for b2, _ in second]), "b2_label": b2_label,
+                 "b2_ratio": quartiles([r for _, r in second if r is not None])}
     summary = {
         "type": "summary", "bench": bench, "pairs": len(kept), "warmup_pairs": warmup,
         "ratio": quartiles([r for _, _, r in kept if r is not None]),
@@ -211,6 +226,7 @@ def run_pairs(
         "a": side_stats([a for a, _, _ in kept if a is not None]),
         "b": side_stats([b for _, b, _ in kept]),
         "bench_wall_s": time.perf_counter() - started,
+        **extra,
         **(notes or {}),
     }
     sink.write(summary)

@@ -32,7 +32,7 @@ def row(summary: dict[str, Any], stamp: str) -> str:
     if summary.get("label") and summary.get("bench") == "startup":
         name = f"B8 startup {summary['label']}"
     if summary.get("failed") or summary.get("skipped"):
-        why = summary.get("failed") or summary.get("skipped")
+        why = " ".join(str(summary.get("failed") or summary.get("skipped")).split())[:160]
         return f"| {name} | {'failed' if summary.get('failed') else 'skipped'}: {why} | | | | | | {stamp} |"
     ratio = summary.get("ratio") or {}
     median, iqr = ratio.get("median"), ratio.get("iqr")
