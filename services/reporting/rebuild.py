@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -57,9 +57,9 @@ def chunks(items: Iterable[Decoded], size: int = BATCH) -> Iterator[list[Decoded
         yield batch
 
 
-def grouped(batches: Iterable[list[Item]], events: int) -> Iterator[list[list[Item]]]:
+def grouped(batches: Iterable[Sequence[Item]], events: int) -> Iterator[list[Sequence[Item]]]:
     """Consecutive batches holding about `events` events together (one transaction)."""
-    group: list[list[Item]] = []
+    group: list[Sequence[Item]] = []
     size = 0
     for batch in batches:
         group.append(batch)
@@ -228,7 +228,7 @@ class FreshViews:
             for case_id, (state, last) in self.states.items()])
 
 
-def rebuild_views(reporting: ServiceApplication, batches: Iterable[list[Item]],
+def rebuild_views(reporting: ServiceApplication, batches: Iterable[Sequence[Item]],
                   progress: Progress = lambda n: None) -> dict[str, Any]:
     recorder: Any = reporting.recorder
     live: ViewSql = view_sql_for(recorder.datastore)
