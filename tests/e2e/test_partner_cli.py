@@ -68,3 +68,12 @@ def test_bad_partner_input_exits_2_naming_the_field_and_records_nothing(cases: C
         assert field in result.stderr
     assert cases("partner", "add", "acme", "--specialties", "orthopaedics", "--password-file", good).code == 0
     assert [p["partner"] for p in cases("partner", "list").json["partners"]] == ["acme"]
+
+
+def test_with_a_broker_that_is_not_there_nothing_is_recorded(tmp_path: Path) -> None:
+    cases = Cases(tmp_path / "home", env={"CASES_BUS": "kafka://127.0.0.1:1"})
+    password = cases.write("acme.password", "a-partner-password-0123")
+    result = cases("partner", "add", "acme", "--specialties", "orthopaedics", "--password-file", password)
+    assert result.code == 3 and result.json["error"] == "unavailable"
+    assert "Traceback" not in result.stderr
+    assert Cases(tmp_path / "home")("partner", "list").code == 2  # no store was even made
