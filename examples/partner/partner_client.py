@@ -240,9 +240,9 @@ def utc_now() -> str:
 def security(args: argparse.Namespace) -> dict[str, Any]:
     """kafka-python settings: SCRAM as partner-<NAME> when a password file is given."""
     if not args.password_file:
-        return {}
+        return {"security_protocol": "SSL", "ssl_cafile": args.ssl_cafile} if args.ssl_cafile else {}
     try:
-        password = Path(args.password_file).read_text().strip()
+        password = Path(args.password_file).read_text().strip("\r\n")  # as `cases partner add` reads it
     except OSError as error:
         raise Usage(f"--password-file: cannot read it ({error.strerror})") from None
     if not password:
@@ -294,10 +294,10 @@ def run(args: argparse.Namespace) -> Tally:
                 for record in records:
                     answers += partner.read(record.value, f"partition {record.partition} offset {record.offset}")
             answers += partner.due()
-            for answer in answers:
-                send(producer, schemas, opinions, answer)
-            if answers:
-                producer.flush()
+            sent = [send(producer, schemas, opinions, answer) for answer in answers]
+            producer.flush()
+            for future in filter(None, sent):
+                future.get(timeout=30)  # a refused send raises: nothing is committed, it is re-read
             if batch:
                 consumer.commit()  # after the answers are out: a crash redelivers, never loses
             if batch or partner.pending or not consumer.assignment():
@@ -316,12 +316,12 @@ def run(args: argparse.Namespace) -> Tally:
     return partner.tally
 
 
-def send(producer: KafkaProducer, schemas: Schemas, topic: str, answer: dict[str, Any]) -> None:
+def send(producer: KafkaProducer, schemas: Schemas, topic: str, answer: dict[str, Any]) -> Any:
     problem = schemas.problem(answer, FROM_PARTNER)
     if problem:  # our own bug: never put an invalid message on the wire
         log.error("not sending an invalid %s: %s", answer["type"], problem)
-        return
-    producer.send(topic, key=answer["pack_id"].encode(), value=json.dumps(answer).encode())
+        return None
+    return producer.send(topic, key=answer["pack_id"].encode(), value=json.dumps(answer).encode())
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -357,7 +357,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s partner: %(message)s")
+    # kafka-python's own chatter only when it matters; this client's lines at INFO
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)
     try:
         args = parse(argv)
         tally = run(args)

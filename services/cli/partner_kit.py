@@ -8,7 +8,6 @@ and the published schemas. The command does not talk to the partner's topics its
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -17,38 +16,20 @@ from typing import IO, Any
 
 import typer
 
-from services.cli import partner_commands
 from services.cli.operations import required_bus
+from services.cli.partner_commands import check_name, check_password, partner
 from services.cli.plumbing import OPTIONS, Done, emit
 from services.common.errors import BadInput, ServiceUnavailable
 from services.runtime.stores import cases_home
 
-
-def _partner_group() -> typer.Typer:
-    """The group of `cases partner add|remove|list`; until that module defines it, the same
-    group made here (placeholder while both are being written)."""
-    theirs = getattr(partner_commands, "partner", None)
-    if isinstance(theirs, typer.Typer):
-        return theirs
-    from services.cli.plumbing import PLAIN, app
-
-    group = typer.Typer(**PLAIN, help="Reviewer partners: third-party expert networks on Kafka.")
-    app.add_typer(group, name="partner")
-    return group
-
-
-partner = _partner_group()
-
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "examples" / "partner" / "partner_client.py"
-#: As services/runtime/kafka/access.py: the name reaches topic, group and user names.
-PARTNER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
 
 
 @partner.command("simulate")
 def simulate(
     name: str = typer.Argument(..., help="The partner, as registered by `cases partner add`"),
-    password_file: str = typer.Option(None, "--password-file", help="The partner's SCRAM password"),
+    password_file: str = typer.Option(..., "--password-file", help="The partner's SCRAM password"),
     bus: str = typer.Option(None, "--bus", help="kafka://host:port (default $CASES_BUS)"),
     once: bool = typer.Option(False, "--once", help="Stop once nothing arrived for --idle seconds"),
     idle: float = typer.Option(10.0, "--idle", help="Seconds without news before --once stops"),
@@ -58,7 +39,8 @@ def simulate(
     """Run the example partner client as its own process, with the partner's credentials: it
     answers each review request on its topic with an opinion and acknowledges recalls."""
     check_name(name)
-    password = check_password_file(password_file)
+    check_password(password_file)
+    password = Path(password_file)
     if idle <= 0:
         raise BadInput("--idle", "must be above zero")
     if think_seconds < 0:
@@ -71,23 +53,6 @@ def simulate(
     if process.returncode != 0:
         raise Done(process.returncode)  # the client said why on stderr
     emit(json.loads(out))
-
-
-def check_name(name: str) -> None:
-    if not PARTNER_NAME.match(name):
-        raise BadInput("NAME", "lower-case letters, digits and dashes, 2 to 41 characters")
-
-
-def check_password_file(path: str | None) -> Path:
-    if not path:
-        raise BadInput("--password-file", "required: the file holding the partner's password")
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError):
-        raise BadInput("--password-file", "cannot be read") from None
-    if not text.strip():
-        raise BadInput("--password-file", "is empty")
-    return Path(path)
 
 
 def start_client(name: str, bootstrap: str, password_file: Path | None, work_dir: Path, *, once: bool,
