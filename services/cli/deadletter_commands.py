@@ -55,6 +55,7 @@ def deadletter_list() -> None:
 def deadletter_retry(letter_id: str = typer.Argument(..., metavar="ID", help="as `deadletter list` shows it")) -> None:
     """Hand the message again to the service that failed it (exactly-once effect: if it was
     applied since, nothing happens twice). Exit 1 with the reason if it fails again."""
+    from events.topics import SERVICES
     from services.reporting.dead_letters import find, parse_letter_id
     from services.runtime.kafka.deadletters import StillFailing, hand_again
 
@@ -63,9 +64,10 @@ def deadletter_retry(letter_id: str = typer.Argument(..., metavar="ID", help="as
     with runtime() as rt:
         letter = find(parked(settings), letter_id)
         ref = letter.ref
-        if ref.consumer == "unknown":
-            raise BadInput("ID", f"dead letter {letter.id} does not name a service that failed it;"
-                                 " it cannot be retried (resolve it after review)")
+        if ref.consumer not in SERVICES:  # e.g. review's partner gateway: the partner sends again
+            raise Refused("not_retryable", f"dead letter {letter.id} was failed by {ref.consumer}, not by"
+                                           " a service whose reactions the command line runs; resolve"
+                                           " it after review")
         rt.reporting.dead_letter_handling(ref).may_retry()
         reason = None
         try:

@@ -8,7 +8,7 @@ partitions, a message on partition P is `P.OFFSET`.
 
 Nothing here shows a message's value: a case message may hold a member's sealed identity,
 and a forged one anything at all. Even headers are shown only when they have the shape this
-code writes (a known event type, a uuid, a service name, TOPIC:PARTITION:OFFSET).
+code writes (a known event type, a uuid, a consumer's name, TOPIC:PARTITION:OFFSET).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from events.registry import REGISTRY
-from events.topics import DEADLETTER_TOPIC, SERVICES
+from events.topics import DEADLETTER_TOPIC
 from services.common.errors import BadInput
 from services.reporting.domain.dead_letter import DeadLetterHandling, DeadLetterRef
 from services.runtime.application import ServiceApplication
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 #: The event types of reporting's log that say how a dead letter was handled.
 HANDLING_TYPES = ("dead_letter_retried", "dead_letter_resolved")
 ORIGIN = re.compile(r"^([A-Za-z0-9._-]{1,249}):(\d{1,9}):(\d{1,19})$")
+#: A consumer's name as the workers write it: a service, or a companion such as review's
+#: partner gateway ("review-partners").
+CONSUMER = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 QUOTED = re.compile(r"'([^']*)'")
 REASON_MAX = 300
 
@@ -82,7 +85,7 @@ def ref_of(message: ParkedMessage) -> DeadLetterRef:
     return DeadLetterRef(
         dead_letter=f"{DEADLETTER_TOPIC}:{message.partition}:{message.offset}",
         origin=origin if ORIGIN.match(origin) else "unknown",
-        consumer=consumer if consumer in SERVICES else "unknown",
+        consumer=consumer if CONSUMER.match(consumer) else "unknown",
         event_type=event_type if event_type in REGISTRY else None,
         event_id=as_uuid(message.header("event_id")))
 

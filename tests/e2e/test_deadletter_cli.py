@@ -144,6 +144,23 @@ def test_a_poison_message_is_listed_without_its_data_and_resolved_after_review(
         assert SECRET_NAME not in json.dumps(event)
 
 
+    # A partner's bad opinion, parked by review's partner gateway: listed like the others,
+    # not retried from the command line (the partner sends again), resolved after review.
+    producer = KafkaProducer(bootstrap_servers=workers.bootstrap)
+    parked = producer.send(DEADLETTER_TOPIC, key=b"p", value=poison, headers=[
+        ("dlq_reason", b"invalid: case_id: not a case id"), ("dlq_consumer", b"review-partners"),
+        ("dlq_origin", b"partner.acme.opinions.v1:0:7")]).get(30)
+    producer.close()
+    partner = next(d for d in dead_letters(cases) if d["id"] == str(parked.offset))
+    assert partner["consumer"] == "review-partners" and partner["state"] == "open"
+    assert partner["origin"] == {"topic": "partner.acme.opinions.v1", "partition": 0, "offset": 7}
+    assert cases("verify").code == 1
+    refused = cases("deadletter", "retry", partner["id"])
+    assert refused.code == 1 and refused.json["reason"] == "not_retryable"
+    assert cases("deadletter", "resolve", partner["id"], "--note", "partner resent it").code == 0
+    assert cases("verify").code == 0
+
+
 def test_a_dead_lettered_valid_event_is_applied_once_by_retry(
     deployment: tuple[Workers, Cases],
 ) -> None:
