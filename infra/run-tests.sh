@@ -48,4 +48,5 @@ export CASES_REQUIRE_SERVICES=1
 export CASES_TEST_SECURE_KAFKA="127.0.0.1:$SECURE_KAFKA_PORT"
 export CASES_TEST_SECURE_SECRETS="$SECURE_INFRA_DIR/kafka/secrets"
 bash infra/prometheus/install.sh  # promtool and prometheus for tests/e2e/test_prometheus.py; starts nothing
+bash infra/browser/install.sh >/dev/null  # Debian's chromium for tests/browser/ (Playwright drives it by path)
 .venv/bin/python -m pytest "$@"

@@ -146,8 +146,19 @@ def demo(
     cases: int = typer.Option(240, "--cases", min=1, help="How many cases to run"),
     seed: int = typer.Option(20251124, "--seed", help="Fixed seed: same batch every time"),
     fresh: bool = typer.Option(True, "--fresh/--keep", help="Start from empty stores"),
+    partners: bool = typer.Option(False, "--partners", help="Over Kafka (CASES_BUS, the four workers running "
+                                  "on this --home): a third-party case answered by the example partner"),
 ) -> None:
     """Load the sample register, run a realistic batch end to end, print a summary."""
+    if partners:
+        from services.cli.partner_demo import run_partner_demo, show
+        from services.cli.plumbing import bus_setting
+
+        settings = bus_setting()
+        if settings is None:
+            raise BadInput("--partners", "runs over Kafka: set CASES_BUS=kafka://127.0.0.1:9092")
+        emit(run_partner_demo(cases_home(OPTIONS.home), settings, quiet=OPTIONS.json), show)
+        return
     from services.simulation.demo import run_demo
 
     home = cases_home(OPTIONS.home) / "demo"

@@ -4,6 +4,9 @@ simulate`), first alone on its topics, then answering the services' third-party 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +25,7 @@ from events.topics import DEADLETTER_TOPIC, SERVICES, partner_opinions_topic, pa
 from services.runtime.kafka.access import revoke_partner
 from services.runtime.kafka.config import ADMIN_PRINCIPAL
 from tests import fixtures
-from tests.e2e.cli import Cases
+from tests.e2e.cli import ROOT, Cases
 from tests.kafka_support import Workers, exclusive_bus, kafka_bootstrap, running_workers
 from tests.security.secure_bus import exclusive_secure_bus, reset_secure_bus, sasl, secure_broker
 
@@ -239,3 +242,26 @@ def test_a_third_party_case_is_answered_by_the_example_partner_process(deploymen
     shown = cases("show", answered).json
     assert shown["status"] == "report_issued" and shown["opinion"]["outcome"] == "confirmed"
     assert cases("show", recalled).json["opinion"] is None
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+
+def test_demo_with_partners_shows_a_case_answered_by_the_example_partner(tmp_path: Path) -> None:
+    bootstrap = kafka_bootstrap()
+    home = tmp_path / "home"
+    with running_workers(home, bootstrap, tmp_path / "logs"):
+        done = subprocess.run([sys.executable, "-m", "services.cli", "demo", "--partners", "--home", str(home),
+                               "--json"], capture_output=True, text=True, cwd=ROOT, timeout=900,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "CASES_BUS": f"kafka://{bootstrap}"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown = json.loads(done.stdout)
+    assert shown["status"] == "report_issued"
+    assert shown["opinion"]["reviewer"] == "Dr Example Reviewer" and shown["opinion"]["outcome"] == "confirmed"
+    assert shown["partner_client"]["answered"] == 1
+    # What the partner held: the pack, pseudonymised. examples/case.json's identifiers are not in it.
+    pack = json.dumps(shown["pack_seen_by_partner"])
+    assert shown["pack_seen_by_partner"]["age_band"] and shown["pack_seen_by_partner"]["outward_code"] == "SW1A"
+    for identifier in ("Jane", "Doe", "9434765919", "1980-04-02", "SW1A 1AA", "jane@example.org", "07700900123",
+                       "Smith", "High Street Surgery", "gp@example.org", shown["case_id"]):
+        assert identifier not in pack, identifier
