@@ -25,7 +25,7 @@ from services.common.context import Clock, SystemClock
 from services.common.errors import Refused, ServiceUnavailable
 from services.runtime.application import ServiceApplication, retrying
 from services.runtime.keystore import MemberKeys
-from services.runtime.stores import prepare_store, store_env
+from services.runtime.stores import NoStores, prepare_store, store_env
 
 if TYPE_CHECKING:
     from services.intake.application import Intake
@@ -57,15 +57,40 @@ def leaders_of(service: str) -> list[str]:
     return [leader for leader, follower in PIPES if follower == service]
 
 
-def companions_of(service: str, app: ServiceApplication, settings: KafkaSettings) -> list[Any]:
+#: The methods of each service that change its store. Over Kafka they run only inside the
+#: service's own worker (services/runtime/commands.py): a command line or `cases serve` sends
+#: them there, and reads the rest from a read-only copy of the store.
+COMMANDS: dict[str, frozenset[str]] = {
+    "intake": frozenset({"load_policies", "open_case", "cancel_case", "record_reveal",
+                         "erase_member", "forget_member", "on_timer"}),
+    "records": frozenset({"grant_consent", "withdraw_consent", "request_records", "add_record",
+                          "mark_unobtainable", "complete_records", "on_timer"}),
+    "review": frozenset({"register_reviewers", "register_partner", "remove_partner",
+                         "submit_opinion", "decline", "declare_conflict", "attend_appointment",
+                         "sweep_partner_deadlines", "flag_overdue_reviews", "on_timer"}),
+    "reporting": frozenset({"deliver_report", "close_case", "record_dead_letter_retry",
+                            "resolve_dead_letter", "rebuild_views_from_topics", "on_timer"}),
+}
+
+
+def companions_of(service: str, app: ServiceApplication, settings: KafkaSettings,
+                  home: Path | None = None) -> list[Any]:
     """Loops that run inside a service's worker beside its relay and consumer
-    (services/runtime/kafka/worker.py `Companion`): review's partner gateway (packs out to
-    each partner's requests topic, opinions in from its opinions topic)."""
+    (services/runtime/kafka/worker.py `Companion`): the endpoint that serves the service's
+    commands (with `home`), and review's partner gateway (packs out to each partner's
+    requests topic, opinions in from its opinions topic)."""
+    companions: list[Any] = []
+    if home is not None:
+        from services.runtime.commands import CommandEndpoint
+
+        port = int(os.environ.get(f"CASES_COMMAND_PORT_{service.upper()}", "0") or 0)
+        companions.append(CommandEndpoint(app, service, COMMANDS[service], load_keys(home).commands,
+                                          home, port, run=retrying))
     if service == "review":
         from services.review.partner_gateway import PartnerGateway
 
-        return [PartnerGateway(cast("Review", app), settings)]
-    return []
+        companions.append(PartnerGateway(cast("Review", app), settings))
+    return companions
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -82,11 +107,13 @@ class Keys:
     signing: bytes  # the 32-byte seed of the deployment's Ed25519 evidence-signing key
     kek: bytes  # wraps each member's data key (services/runtime/keystore.py)
     tokens: bytes  # signs the HTTP API's bearer tokens (services/api/auth.py)
+    commands: bytes  # signs commands sent to a service's worker (services/runtime/commands.py)
 
     @classmethod
     def from_root(cls, root: bytes) -> Keys:
         return cls(*(hashlib.sha256(root + purpose.encode()).digest()
-                     for purpose in ("member", "pack", "analytics", "signing", "kek", "tokens")))
+                     for purpose in ("member", "pack", "analytics", "signing", "kek", "tokens",
+                                     "commands")))
 
 
 KEY_FILE = "deployment.key"
@@ -275,7 +302,7 @@ class Deployment:
             raise ServiceUnavailable("no key store in this home")
         cases = sorted(s["case_id"] for s in theirs)
         self.command(lambda: self.intake.erase_member([UUID(c) for c in cases], reason, ctx))
-        self.vault.destroy(member)
+        self.command(lambda: self.intake.forget_member(UUID(member)))
         return {"erased": member, "cases": cases}
 
     def tick(self) -> int:
@@ -311,25 +338,50 @@ class EmbeddedRuntime(Deployment):
 
 
 class BusRuntime(Deployment):
-    """The command line over Kafka: commands act on the owning service's store; the
-    workers carry the consequences over the topics, and `pump` waits until they did."""
+    """The command line (or `cases serve`) over Kafka. It opens no store for writing: each
+    command goes to the owning service's own worker (services/runtime/commands.py), reads
+    come from read-only copies of the stores, and `pump` waits until the workers carried
+    the consequences over the topics."""
 
     replays_from_stores = False  # replay reads what reporting built from the topics
 
     def __init__(self, home: Path, settings: KafkaSettings, clock: Clock | None = None, *,
                  readonly: bool = False, settle_timeout: float = 60.0):
-        super().__init__(home, clock, readonly=readonly)
+        super().__init__(home, clock, readonly=True)  # the stores are the workers'
         from services.runtime.kafka.bus import KafkaSettle
 
         self.settings = settings
+        self.writes = not readonly
         self.kafka: KafkaSettle | None = None
+        self._remote: dict[str, Any] = {}
         if readonly:  # a read waits for nobody
             return
+        from services.runtime.kafka.bus import reachable
+
+        if not any(reachable(server) for server in settings.bootstrap_servers):
+            super().close()  # before anything is recorded, and in seconds
+            raise ServiceUnavailable(f"no Kafka broker answers at {settings.bootstrap}")
         try:
+            self.command_key = load_keys(home, create=False).commands
             self.kafka = KafkaSettle(self.services, PIPES, settings, settle_timeout)
+        except (FileNotFoundError, NoStores):
+            super().close()
+            raise ServiceUnavailable(
+                f"no deployment in {home}: start the workers first (cases worker intake|records|"
+                "review|reporting); nothing was recorded") from None
         except BaseException:
             super().close()
             raise
+
+    def service(self, name: str) -> ServiceApplication:
+        reader = super().service(name)
+        if not self.writes:
+            return reader
+        if name not in self._remote:
+            from services.runtime.commands import RemoteCommands
+
+            self._remote[name] = RemoteCommands(name, COMMANDS[name], self.command_key, self.home, reader)
+        return cast(ServiceApplication, self._remote[name])
 
     def pump(self) -> int:
         return self.kafka.pump() if self.kafka is not None else 0

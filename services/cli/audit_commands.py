@@ -19,15 +19,16 @@ def rebuild() -> None:
     Kafka: every case topic from offset 0), compare them with the live ones, swap them in."""
     from rich.progress import Progress
 
-    from services.reporting.rebuild import rebuild_views, store_batches, topic_batches
+    from services.reporting.rebuild import rebuild_views, store_batches
 
     with runtime() as rt, Progress(disable=OPTIONS.json, transient=True) as bar:
         task = bar.add_task("Rebuilding the views", total=None)
         settings = getattr(rt, "settings", None)
-        skipped: list[dict[str, Any]] = []
-        batches = topic_batches(settings.bootstrap, skipped) if settings else store_batches(rt.services)
-        result = rebuild_views(rt.reporting, batches, lambda n: bar.advance(task, n))
-        result["skipped"] = skipped  # undecodable messages on the topics, each named
+        if settings is not None:  # reporting's own worker rebuilds its store
+            result = rt.command(lambda: rt.reporting.rebuild_views_from_topics(settings.bootstrap))
+        else:
+            result = rebuild_views(rt.reporting, store_batches(rt.services), lambda n: bar.advance(task, n))
+            result["skipped"] = []
     emit(result, lambda r: presenters.say(
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "
         + ("identical to the live views." if r["equal_to_live"] else

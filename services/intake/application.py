@@ -152,6 +152,13 @@ class Intake(ServiceApplication):
             case.erase_member(reason, ctx)
         self.save(*cases)
 
+    def forget_member(self, member_ref: UUID) -> None:
+        """Destroy the member's key (after `erase_member`): every value sealed under it, in
+        any store or topic, is unreadable from now on. Intake holds the key store."""
+        if self.vault is None:
+            raise RuntimeError("intake was built without the members' key store")
+        self.vault.destroy(str(member_ref))
+
     def get_case(self, case_id: UUID) -> Case:
         case = self.load(Case, case_id)
         if case is None:

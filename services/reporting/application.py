@@ -85,6 +85,17 @@ class Reporting(ServiceApplication):
         handling.resolve(ref, by, note, ctx)
         self.save(handling)
 
+    def rebuild_views_from_topics(self, bootstrap: str) -> dict[str, Any]:
+        """`cases rebuild` over Kafka, run by reporting's own worker (the only process that
+        writes reporting's store): every case topic from offset 0, skipping and naming any
+        undecodable message; the fresh views are compared with the live ones, then swapped in."""
+        from services.reporting.rebuild import rebuild_views, topic_batches
+
+        skipped: list[dict[str, Any]] = []
+        result = rebuild_views(self, topic_batches(bootstrap, skipped), lambda n: None)
+        result["skipped"] = skipped
+        return result
+
     # -- reads ------------------------------------------------------------------------------
 
     def case_state(self, case_id: UUID, today: date | None = None) -> dict[str, Any]:
