@@ -46,7 +46,7 @@ def grow(home: Path, total_events: int) -> int:
         with sqlite3.connect(home / f"{service}.sqlite") as db:
             counts[service] = db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
     base = sum(counts.values())
-    rounds = max(0, (total_events - base) // max(base, 1))
+    rounds = max(0, round((total_events - base) / max(base, 1)))
     for service in SERVICES:
         with sqlite3.connect(home / f"{service}.sqlite") as db:
             rows = db.execute("SELECT originator_id, originator_version, topic, state"

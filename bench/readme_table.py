@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+NAMES = {"kafka": "in-process relays + consumer vs kafka-python (`bench kafka`)",
+         "kafka in-process": "in-process relays + consumer vs kafka-python (`bench kafka`)"}
 HEADER = ("| Benchmark | A (service) | B (raw baseline) | A/B median | IQR | goal | met | run |\n"
           "|---|---|---|---|---|---|---|---|")
 
@@ -26,7 +28,7 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def row(summary: dict[str, Any], stamp: str) -> str:
-    name = summary.get("title") or summary["bench"]
+    name = summary.get("title") or NAMES.get(summary["bench"], summary["bench"])
     if summary.get("series") and not summary.get("title") and summary["series"] not in name:
         name = f"{name} {summary['series']}"
     if summary.get("label") and summary.get("bench") == "startup":
