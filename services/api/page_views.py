@@ -60,8 +60,13 @@ def day(iso: str | date | None) -> str:
     return value.strftime("%-d %b %Y")
 
 
+#: Words a person reads for the replay's finding kinds (others: the code, spaced and capitalised).
+FINDING_LABELS = {"sla_breached": "SLA breached", "recall_unacknowledged": "Recall not acknowledged",
+                  "disclosure_without_consent": "Disclosure without a valid consent"}
+
+
 def label(code: str | None) -> str:
-    return (code or "").replace("_", " ").capitalize()
+    return FINDING_LABELS.get(code or "") or (code or "").replace("_", " ").capitalize()
 
 
 def timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -59,8 +59,9 @@ def audit(request: Request) -> Response:
                 findings.append({**finding, "case_id": row["case_id"], "member_ref": ref,
                                  "label": page_views.label(finding.get("kind"))})
             for read in replayed.get("reads") or []:
-                reads.append({**read, "case_id": row["case_id"], "member_ref": ref,
-                              "when": page_views.when(read.get("at"))})
+                fields = sorted({str(f).rsplit(".", 1)[-1] for f in read.get("fields") or []})
+                reads.append({**read, "case_id": row["case_id"], "member_ref": ref, "what": ", ".join(fields)
+                              or page_views.label(read.get("kind")), "when": page_views.when(read.get("at"))})
         return render(request, "audit.html", who, verified=verified, findings=findings, reads=reads,
                       cases=len(listed), capped=len(listed) > AUDIT_CASES, limit=AUDIT_CASES)
 
