@@ -81,6 +81,14 @@ def test_a_case_handler_walks_a_case_to_its_report_in_the_page(browser: Browser,
     expect(page.get_by_role("table", name="Consent history").locator("tbody tr")).to_have_count(2)
     expect(page.locator(".summary .status").first).to_have_text("collecting_records")
 
+    # A form without the session's CSRF token, or sent from another site, does nothing.
+    csrf = page.locator("input[name=csrf]").first.input_value()
+    for form, headers in (({"scope": "records_access"}, {}),
+                          ({"scope": "records_access", "csrf": csrf}, {"Origin": "http://evil.example"})):
+        forged = page.request.post(f"{case_url}/consent/withdraw", form=form, headers=headers)
+        assert forged.status == 403
+    assert "records_access" in served.cases("show", case_url.rsplit("/", 1)[1]).json["consents"]
+
     page.locator("body").focus()
     tab_to(page, "#record-kind")
     page.keyboard.press("ArrowDown")  # clinical letter -> imaging
