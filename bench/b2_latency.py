@@ -132,11 +132,13 @@ def side_b(settings: KafkaSettings, tag: str, msg_rate: float, window: float) ->
             CTopicPartition(topic, p), timeout=30)[1]) for p in parts])
 
         def receive() -> None:
+            # poll(), one message at a time: consume(num_messages=N, timeout=T) waits up to
+            # T for N messages, which at this rate would add T to every latency.
             while len(latencies) < count:
-                for m in consumer.consume(num_messages=100, timeout=0.1):
-                    if m.error() is None:
-                        sent = struct.unpack("d", m.value()[:8])[0]
-                        latencies.append((time.perf_counter() - sent) * 1000)
+                m = consumer.poll(0.05)
+                if m is not None and m.error() is None:
+                    sent = struct.unpack("d", m.value()[:8])[0]
+                    latencies.append((time.perf_counter() - sent) * 1000)
 
         reader = threading.Thread(target=receive, daemon=True)
         reader.start()
