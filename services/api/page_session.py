@@ -17,11 +17,11 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
@@ -65,13 +65,14 @@ def csrf_ok(request: Request, form: Mapping[str, Any]) -> bool:
             and same_origin(request))
 
 
-def to_sign_in(request: Request, ended: bool = False) -> RedirectResponse:
-    """303 to the sign-in form, remembering the page asked for (a path on this site only)."""
+def to_sign_in(request: Request, ended: bool = False) -> Response:
+    """The sign-in form, answered in place with 401 (SPEC section 12: without a valid token
+    every path but /health answers 401), remembering the page asked for so that signing in
+    goes on there (a path on this site only)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    query = f"?next={quote(target, safe='')}" if request.method == "GET" and target != "/" else ""
-    if ended:
-        query += ("&" if query else "?") + "ended=1"
-    response = RedirectResponse(f"/sign-in{query}", status_code=303)
+    response = render(request, "sign_in.html", None, 401,
+                      next=safe_next(target if request.method == "GET" else "/"),
+                      ended=ended, error=None)
     if ended:
         response.delete_cookie(COOKIE, path="/")
     return response

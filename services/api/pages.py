@@ -52,7 +52,8 @@ router.include_router(pages_audit.router)
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, next: str = "/", ended: str = "") -> Response:
-    return render(request, "sign_in.html", viewer(request), next=safe_next(next),
+    who = viewer(request)  # without a valid token the form itself answers 401, as every path
+    return render(request, "sign_in.html", who, 200 if who else 401, next=safe_next(next),
                   ended=bool(ended), error=None)
 
 
