@@ -82,10 +82,12 @@ def companions_of(service: str, app: ServiceApplication, settings: KafkaSettings
     companions: list[Any] = []
     if home is not None:
         from services.runtime.commands import CommandEndpoint
+        from services.runtime.kafka.deadletters import retry_parked
 
         port = int(os.environ.get(f"CASES_COMMAND_PORT_{service.upper()}", "0") or 0)
-        companions.append(CommandEndpoint(app, service, COMMANDS[service], load_keys(home).commands,
-                                          home, port, run=retrying))
+        companions.append(CommandEndpoint(
+            app, service, COMMANDS[service], load_keys(home).commands, home, port, run=retrying,
+            extras={"retry_parked": lambda message: retry_parked(app, message)}))
     if service == "review":
         from services.review.partner_gateway import PartnerGateway
 
@@ -380,7 +382,8 @@ class BusRuntime(Deployment):
         if name not in self._remote:
             from services.runtime.commands import RemoteCommands
 
-            self._remote[name] = RemoteCommands(name, COMMANDS[name], self.command_key, self.home, reader)
+            self._remote[name] = RemoteCommands(name, COMMANDS[name] | {"retry_parked"},
+                                                self.command_key, self.home, reader)
         return cast(ServiceApplication, self._remote[name])
 
     def pump(self) -> int:

@@ -57,7 +57,6 @@ def deadletter_retry(letter_id: str = typer.Argument(..., metavar="ID", help="as
     applied since, nothing happens twice). Exit 1 with the reason if it fails again."""
     from events.topics import SERVICES
     from services.reporting.dead_letters import find, parse_letter_id
-    from services.runtime.kafka.deadletters import StillFailing, hand_again
 
     settings = kafka_only()
     parse_letter_id(letter_id)
@@ -69,13 +68,12 @@ def deadletter_retry(letter_id: str = typer.Argument(..., metavar="ID", help="as
                                            " a service whose reactions the command line runs; resolve"
                                            " it after review")
         rt.reporting.dead_letter_handling(ref).may_retry()
-        reason = None
-        try:
-            outcome = hand_again(rt.service(ref.consumer), letter.message)
-        except StillFailing as failing:
-            outcome, reason = "failed", str(failing)
+        # The service's own worker applies it (the only process that writes its store).
+        owner: Any = rt.service(ref.consumer)  # over Kafka: the commands of its worker
+        handed = rt.command(lambda: owner.retry_parked(letter.message))
+        outcome, reason = handed["outcome"], handed.get("reason")
         ctx = context(reader())
-        rt.command(lambda: rt.reporting.record_dead_letter_retry(ref, outcome, reason, ctx))  # type: ignore[arg-type]
+        rt.command(lambda: rt.reporting.record_dead_letter_retry(ref, outcome, reason, ctx))
         row = current(rt, letter)
     if reason is not None:
         raise Refused("still_failing", f"dead letter {letter.id} failed again and stays open: {reason}")

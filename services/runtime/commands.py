@@ -17,6 +17,7 @@ pydantic models and dataclasses of this project's own packages are rebuilt.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
@@ -57,6 +58,8 @@ MAX_BODY = 2 * 1024 * 1024
 def encode(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(value).decode()}
     if isinstance(value, UUID):
         return {"$uuid": str(value)}
     if isinstance(value, datetime):
@@ -84,6 +87,8 @@ def decode(value: Any) -> Any:
         return [decode(v) for v in value]
     if not isinstance(value, dict):
         return value
+    if "$bytes" in value:
+        return base64.b64decode(value["$bytes"])
     if "$uuid" in value:
         return UUID(value["$uuid"])
     if "$datetime" in value:
@@ -168,9 +173,12 @@ class CommandEndpoint:
     """Serves one service's commands from inside its worker (a worker `Companion`)."""
 
     def __init__(self, app: Any, service: str, commands: Iterable[str], key: bytes, home: Path,
-                 port: int = 0, run: Callable[[Callable[[], Any]], Any] | None = None):
+                 port: int = 0, run: Callable[[Callable[[], Any]], Any] | None = None,
+                 extras: dict[str, Callable[..., Any]] | None = None):
         self.app, self.service, self.key = app, service, key
-        self.commands = frozenset(commands)
+        #: Commands that are not the application's own methods (a dead letter handed again).
+        self.extras = dict(extras or {})
+        self.commands = frozenset(commands) | frozenset(self.extras)
         self.run = run or (lambda call: call())
         self.waiting: queue.Queue[_Pending] = queue.Queue()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -196,7 +204,7 @@ class CommandEndpoint:
             if not pending.done.set_running_or_notify_cancel():
                 continue  # the caller gave up waiting: it was told nothing was recorded
             try:
-                method = getattr(self.app, pending.method)
+                method = self.extras.get(pending.method) or getattr(self.app, pending.method)
                 result = self.run(_bound(method, pending.args, pending.kwargs))
                 pending.done.set_result(encode(result))
             except BaseException as error:  # noqa: BLE001 - every failure travels back as an outcome

@@ -95,6 +95,15 @@ def checked_event(message: ParkedMessage) -> DomainEvent:
     return event
 
 
+def retry_parked(app: ServiceApplication, message: ParkedMessage) -> dict[str, str]:
+    """`cases deadletter retry`, run by the service's own worker (the only process that
+    writes its store): the outcome, or why it failed again."""
+    try:
+        return {"outcome": hand_again(app, message)}
+    except StillFailing as failing:
+        return {"outcome": "failed", "reason": str(failing)}
+
+
 def hand_again(app: ServiceApplication, message: ParkedMessage) -> str:
     """Apply a parked message through the service that failed it, exactly once.
 
