@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 
 from bench import embedded
 from bench.kafka_raw import KafkaSettings, Workload, drop_topics, fresh_topics
@@ -40,53 +40,38 @@ from bench.sysinfo import broker_pids
 from services.bootstrap import build_service
 from services.common.context import SettableClock
 from services.runtime.application import ServiceApplication
-from services.runtime.kafka import consumer as consumer_module
 from services.runtime.kafka.config import ADMIN_PRINCIPAL, parse_bus
 from services.runtime.kafka.consumer import ServiceConsumer
 from services.runtime.kafka.outbox import OutboxRelay, make_producer
-
-#: What BenchConsumer sets itself rather than take from ServiceConsumer's constructor.
-_OWN_NAMES = {"bootstrap_servers", "group_id", "client_id"}
 
 
 class BenchConsumer(ServiceConsumer):
     """ServiceConsumer on our topics and group, otherwise exactly the project's.
 
-    The project's constructor runs as is, with its own client settings, metrics and
-    assignment. For its duration only, the three names it uses to pick the real topics
-    and group are redirected in its module: `case_topic` (leader to topic),
-    `group_id` (service to group) and `KafkaConsumer` (to override the group and client
-    ids and to record the settings it passes). `poll_once`, `handle` and `commit` are
-    inherited unchanged.
+    The project's constructor runs as is (confluent-kafka, the new group protocol), told
+    our topic names and group. `poll_once`, `handle` and `commit` are inherited unchanged.
+    A kafka-python reader beside it answers the untimed questions (partitions, end offsets).
     """
 
     def __init__(self, app: ServiceApplication, topics: dict[str, str], bootstrap: str,
                  producer: KafkaProducer, group: str):
-        passed: dict[str, Any] = {}
+        super().__init__(app, list(topics), parse_bus(f"kafka://{bootstrap}"), producer, group=group,
+                         topic_of=topics.__getitem__)
+        #: The project's consumer settings, in kafka-python's names where B has them.
+        self.config = {"auto_offset_reset": "earliest", "fetch_max_wait_ms": 20,
+                       "enable_auto_commit": False, "max_poll_records": 500}
+        self.reader = KafkaConsumer(bootstrap_servers=bootstrap)
+        deadline = time.monotonic() + 60
+        while {t for t, _ in self.assignment()} != set(topics.values()):
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"ServiceConsumer did not take the bench topics/group "
+                                   f"({self.assignment()}): update {__name__}")
+            self.poll_once(timeout_ms=100)
 
-        def kafka_consumer(**config: Any) -> KafkaConsumer:
-            passed.update(config)
-            return KafkaConsumer(**{**config, "group_id": group, "client_id": group})
-
-        redirect = {"case_topic": topics.__getitem__, "group_id": lambda _service: group,
-                    "KafkaConsumer": kafka_consumer}
-        saved = {name: getattr(consumer_module, name) for name in redirect}
-        for name, value in redirect.items():
-            setattr(consumer_module, name, value)
-        try:
-            super().__init__(app, list(topics), parse_bus(f"kafka://{bootstrap}"), producer)
-        finally:
-            for name, value in saved.items():
-                setattr(consumer_module, name, value)
-        #: The client settings the project's constructor chose (B's are compared to them).
-        self.config = {k: v for k, v in passed.items() if k not in _OWN_NAMES}
-        # Nothing has been polled or committed yet: stop if the constructor found another
-        # way to the real topics or group.
-        assigned = {tp.topic for tp in self.consumer.assignment()}
-        if self.consumer.config["group_id"] != group or assigned != set(topics.values()):
-            self.consumer.close()
-            raise RuntimeError(f"ServiceConsumer did not take the bench topics/group "
-                               f"({sorted(assigned)}): update {__name__}")
+    def close(self) -> None:
+        self.reader.close()
+        super().close()
 
     def dead_letter(self, message: Any, reason: str) -> None:
         # The project would send it to cases.deadletter.v1; a benchmark record that cannot
@@ -157,12 +142,16 @@ def run(work: Workload, settings: KafkaSettings, tag: str) -> Sample:
         apps.append(reporting)
         for topic in topics.values():
             producer.send(topic, key=b"prime", value=b"{}").get(timeout=30)
+        # The group starts past the priming records: committed before it joins.
+        primer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=group,
+                               enable_auto_commit=False)
+        partitions = [TopicPartition(t, p) for t in topics.values()
+                      for p in sorted(primer.partitions_for_topic(t) or ())]
+        primer.assign(partitions)
+        primer.seek_to_end()
+        primer.commit({tp: OffsetAndMetadata(primer.position(tp), "", -1) for tp in partitions})
+        primer.close()
         consumer = BenchConsumer(reporting, topics, settings.bootstrap, producer, group)
-        partitions = list(consumer.consumer.assignment())
-        ends = consumer.consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.consumer.seek(tp, ends[tp])
-        consumer.commit()
         expected = len(work.messages)
         settle()
         try:
@@ -205,8 +194,8 @@ def check(work: Workload, relays: list[OutboxRelay], consumer: BenchConsumer,
         # Tracking is per upstream service and partition, by the broker's offset (offset + 1):
         # every partition of the topic must be tracked to its end.
         partitions = [TopicPartition(relay.topic, p)
-                      for p in sorted(consumer.consumer.partitions_for_topic(relay.topic) or set())]
-        ends = consumer.consumer.end_offsets(partitions)
+                      for p in sorted(consumer.reader.partitions_for_topic(relay.topic) or set())]
+        ends = consumer.reader.end_offsets(partitions)
         for tp in partitions:
             tracked = reporting.recorder.max_tracking_id(f"{relay.app.name}.{tp.partition}") or 0
             if tracked != ends[tp]:

@@ -50,3 +50,9 @@ export CASES_TEST_SECURE_SECRETS="$SECURE_INFRA_DIR/kafka/secrets"
 bash infra/prometheus/install.sh  # promtool and prometheus for tests/e2e/test_prometheus.py; starts nothing
 bash infra/browser/install.sh >/dev/null  # Debian's chromium for tests/browser/ (Playwright drives it by path)
 .venv/bin/python -m pytest "$@"
+# The slow fault tests (the broker away 3 minutes, a three-broker cluster losing one for
+# good) run as their own step, on brokers of their own, after a full run.
+if (($# == 0)); then
+  echo "slow fault tests (tests/faults, marker slow_faults)"
+  CASES_SLOW_FAULTS=1 .venv/bin/python -m pytest tests/faults -m slow_faults
+fi

@@ -58,19 +58,26 @@ class Workers:
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str) -> None:
-        log = self.logs / f"{name}.log"
+    def start(self, name: str, env: dict[str, str] | None = None, key: str | None = None) -> None:
+        """Start service `name`'s worker; `key` names this instance (default: the service)
+        when a test runs several, and `env` adds variables for this process only."""
+        key = key or name
+        log = self.logs / f"{key}.log"
+        seen = log.read_text(errors="replace").count(f"worker {name} ready") if log.exists() else 0
         with log.open("ab") as out:
-            self.processes[name] = subprocess.Popen(
+            self.processes[key] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "worker", name, "--home", str(self.home),
                  "--bus", f"kafka://{self.bootstrap}", "--sla-check-seconds", "0"],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT)
-        self.wait_ready(name)
+                stdout=out, stderr=subprocess.STDOUT, env={**self.env, **(env or {})}, cwd=ROOT)
+        self.wait_ready(key, service=name, seen=seen)
 
-    def wait_ready(self, name: str, timeout: float = 90) -> None:
+    def wait_ready(self, name: str, timeout: float = 90, service: str | None = None,
+                   seen: int = 0) -> None:
+        """Until the worker logs that it is ready (`seen`: ready lines already in its log)."""
         log = self.logs / f"{name}.log"
+        marker = f"worker {service or name} ready"
         deadline = time.monotonic() + timeout
-        while f"worker {name} ready" not in log.read_text(errors="replace"):
+        while log.read_text(errors="replace").count(marker) <= seen:
             if self.processes[name].poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
@@ -92,8 +99,11 @@ class Workers:
 
 @contextmanager
 def exclusive_bus() -> Iterator[None]:
-    """One test session at a time owns the case topics on the shared broker."""
-    with open("/tmp/cases-kafka-tests.lock", "w") as lock:
+    """One test session at a time owns the case topics on the shared broker (one lock per
+    broker: a session pointed at a private broker does not wait for the shared one)."""
+    bootstrap = os.environ.get("CASES_TEST_KAFKA", "127.0.0.1:9092")
+    suffix = "" if bootstrap == "127.0.0.1:9092" else "-" + bootstrap.replace(":", "_").replace(",", "+")
+    with open(f"/tmp/cases-kafka-tests{suffix}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

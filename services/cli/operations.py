@@ -95,8 +95,10 @@ def worker(
     bus: str | None = typer.Option(None, "--bus", help="kafka://host:port (default: CASES_BUS)"),
     sla_check_seconds: float = typer.Option(60.0, "--sla-check-seconds",
                                             help="review: how often to flag overdue reviews (0: never)"),
-    instance: int = typer.Option(0, "--instance", help="this instance's number, from 0"),
-    instances: int = typer.Option(1, "--instances", help="how many instances share the partitions"),
+    instance: int = typer.Option(0, "--instance", hidden=True,
+                                 help="deprecated and ignored: instances share the partitions as a group"),
+    instances: int = typer.Option(1, "--instances", hidden=True,
+                                  help="deprecated and ignored: instances share the partitions as a group"),
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=0, max=65535,
         help="serve Prometheus metrics on this port (0: off; default: CASES_METRICS_PORT_<SERVICE>,"
@@ -117,8 +119,6 @@ def worker(
 
         run_analytics_worker(settings, load_keys(cases_home(OPTIONS.home)).analytics, loglevel="info")
         return
-    if not 0 <= instance < instances:
-        raise BadInput("--instance", f"must be from 0 to {instances - 1}")
     if metrics_port is None:  # per service first: the four workers often share one environment
         variable = next((v for v in (f"CASES_METRICS_PORT_{service.upper()}", "CASES_METRICS_PORT")
                          if os.environ.get(v)), "")
@@ -127,9 +127,13 @@ def worker(
             raise BadInput("--metrics-port", f"{variable} is not a port: {port_text!r}")
         metrics_port = int(port_text)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if instance or instances != 1:
+        # Start as many workers of a service as you like: its consumer group shares the
+        # partitions and moves them when one stops; one of them at a time relays the outbox.
+        logging.getLogger("cases.worker").warning("--instance/--instances are deprecated and ignored")
     app = build_service(service, cases_home(OPTIONS.home))
-    Worker(app, leaders_of(service), settings, sla_check_seconds, instance, instances,
-           metrics_port, companions_of(service, app, settings)).run()
+    Worker(app, leaders_of(service), settings, sla_check_seconds, metrics_port=metrics_port,
+           companions=companions_of(service, app, settings, cases_home(OPTIONS.home))).run()
 
 
 @app.command("topics")

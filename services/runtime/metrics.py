@@ -83,7 +83,9 @@ class WorkerMetrics:
             "cases_processing_seconds", "Time to apply one upstream event (reaction and tracking)",
             ["service"], buckets=LATENCY_BUCKETS, registry=r)
         self.lag = Gauge(
-            "cases_consumer_lag", "Messages on an assigned partition not yet consumed",
+            "cases_consumer_lag",
+            "Messages on a partition of the service's consumer group not yet consumed (every"
+            " partition, whichever instance holds it, or none)",
             ["service", "topic", "partition"], registry=r)
         self.backlog = Gauge(
             "cases_relay_backlog", "Stored events the outbox relay has not yet published",
@@ -122,9 +124,9 @@ class WorkerMetrics:
         self.backlog.labels(self.service).set(backlog)
 
     def consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
-        """The lag of each partition this worker holds now. A partition it no longer holds
-        (another instance took it) is dropped, not left at its last value: a frozen lag
-        would read as a stalled partition."""
+        """The lag of each partition the worker reports now (the Kafka worker reports every
+        partition of its group: a dead instance's too). A partition no longer reported is
+        dropped, not left at its last value: a frozen lag would read as a stalled partition."""
         current = {(topic, str(partition)) for topic, partition in lags}
         for topic, partition in getattr(self, "_lag_series", set()) - current:
             self.lag.remove(self.service, topic, partition)

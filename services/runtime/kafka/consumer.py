@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException
+from confluent_kafka import TopicPartition as Partition
 from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
 
 from events.codec import decode, why_unreadable
 from events.topics import DEADLETTER_TOPIC, case_topic
@@ -41,8 +43,7 @@ def group_id(service: str) -> str:
 
 
 def wait_for_partitions(consumer: KafkaConsumer, topics: list[str], timeout: float = 60.0) -> None:
-    """Join the group only once the topics' partitions are known: a member that joins
-    without them is given nothing, and kafka-python may not ask again."""
+    """Wait until the topics' partitions are known (kafka-python readers)."""
     deadline = time.monotonic() + timeout
     while any(not consumer.partitions_for_topic(t) for t in topics):
         if time.monotonic() > deadline:
@@ -58,46 +59,125 @@ def all_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPart
     return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
 
 
+def librdkafka_config(settings: KafkaSettings, principal: str) -> dict[str, Any]:
+    """`settings.client_config` (kafka-python's names) in librdkafka's names."""
+    names = {"bootstrap_servers": "bootstrap.servers", "security_protocol": "security.protocol",
+             "sasl_mechanism": "sasl.mechanism", "sasl_plain_username": "sasl.username",
+             "sasl_plain_password": "sasl.password"}
+    return {names[k]: v for k, v in settings.client_config(principal).items() if k in names}
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A message as the broker delivered it (the attributes kafka-python's records have)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, message: Any) -> Delivered:
+        return cls(message.topic(), message.partition(), message.offset(), message.key(),
+                   message.value(), list(message.headers() or []))
+
+
 class ServiceConsumer:
-    def __init__(self, app: ServiceApplication, leaders: Iterable[str], settings: KafkaSettings,
-                 producer: KafkaProducer, instance: int = 0, instances: int = 1,
-                 metrics: WorkerMetrics | None = None):
+    """One member of the service's consumer group (`cases-<service>`), on the new consumer
+    group protocol (KIP-848, confluent-kafka; bench/consumer-groups.md says why): the broker
+    shares the partitions among the running instances and moves a dead or paused one's to
+    the others within its session timeout. A partition given to this instance resumes from
+    the position stored in the service's store (the truth: it commits with the effects) or
+    the group's committed offset, whichever is further; the effects are exactly once
+    either way, because the store refuses a position or an event id it already holds."""
+
+    def __init__(self, app: ServiceApplication, leaders: Iterable[str], settings: KafkaSettings | str,
+                 producer: KafkaProducer, metrics: WorkerMetrics | None = None, *,
+                 group: str | None = None, topic_of: Callable[[str], str] = case_topic):
+        if isinstance(settings, str):
+            settings = KafkaSettings(settings.split(","))
         self.app = app
         self.metrics = metrics if metrics is not None else WorkerMetrics(app.name)
-        self.topics = [case_topic(leader) for leader in leaders]
-        self.service_of_topic = {case_topic(leader): leader for leader in leaders}
+        self.topics = [topic_of(leader) for leader in leaders]
+        self.service_of_topic = {topic_of(leader): leader for leader in leaders}
         self.producer = producer
         self.interests = set(app.topics)  # the event types this service reacts to
-        self.consumer = KafkaConsumer(
-            **settings.client_config(SERVICE_PRINCIPALS[app.name]),
-            group_id=group_id(app.name),
-            client_id=f"cases-{app.name}",
-            enable_auto_commit=False,  # offsets are committed after the effects are stored
-            auto_offset_reset="earliest",
-            max_poll_records=500,
-            fetch_max_wait_ms=20,
-        )
+        self.group = group or group_id(app.name)
+        self.consumer = Consumer({
+            **librdkafka_config(settings, SERVICE_PRINCIPALS.get(app.name, app.name)),
+            "group.id": self.group,
+            "group.protocol": "consumer",  # KIP-848: the broker assigns, incrementally
+            "client.id": f"cases-{app.name}",
+            "enable.auto.commit": False,  # offsets are committed after the effects are stored
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 20,
+            "logger": logging.getLogger("cases.consumer.librdkafka"),
+        })
         self.applied = 0
         self.dead_letters = 0
-        wait_for_partitions(self.consumer, self.topics)
-        # Partitions are assigned by instance number rather than by group rebalancing:
-        # kafka-python 3.0 can stall in a rebalance after a metadata change, and a
-        # stalled consumer is worse than a fixed split. Offsets are still committed
-        # under the service's group, so lag is visible to the usual tools.
-        self.consumer.assign([
-            tp for tp in all_partitions(self.consumer, self.topics)
-            if tp.partition % instances == instance
-        ])
+        self.assignments = 0  # how many times the broker gave this member partitions
+        self.uncommitted: dict[tuple[str, int], int] = {}  # handled, not yet committed
+        self.consumer.subscribe(self.topics, on_assign=self.on_assign, on_revoke=self.on_revoke,
+                                on_lost=self.on_revoke)
+
+    def on_assign(self, consumer: Consumer, partitions: list[Any]) -> None:
+        """Start each new partition where the store (or the group) says it was left."""
+        try:
+            committed = {(tp.topic, tp.partition): tp.offset
+                         for tp in consumer.committed(partitions, timeout=10)}
+        except KafkaException as error:
+            log.info("committed offsets not read (%s): resuming from the store", error.args[0].name())
+            committed = {}
+        for tp in partitions:
+            source = self.service_of_topic.get(tp.topic, tp.topic)
+            stored = self.app.recorder.max_tracking_id(f"{source}.{tp.partition}") or 0
+            start = max(stored, committed.get((tp.topic, tp.partition), -1))
+            tp.offset = start if start > 0 else OFFSET_BEGINNING
+        consumer.incremental_assign(partitions)
+        self.assignments += 1
+        log.info("%s assigned %s", self.app.name, sorted(f"{tp.topic}[{tp.partition}]@{tp.offset}"
+                                                         for tp in partitions))
+
+    def on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self.uncommitted.pop((tp.topic, tp.partition), None)
+        log.info("%s released %s", self.app.name, sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    def assignment(self) -> list[tuple[str, int]]:
+        return sorted((tp.topic, tp.partition) for tp in self.consumer.assignment())
 
     def poll_once(self, timeout_ms: int = 50) -> int:
-        batches = self.consumer.poll(timeout_ms=timeout_ms)
-        handled = 0
-        for messages in batches.values():
-            self.handle_batch(messages)
-            handled += len(messages)
-        if handled:
-            self.commit()
-        return handled
+        """Handle what the broker has for this member now: each partition's run of messages
+        in one transaction, then commit the offsets of what was handled."""
+        messages = self.consumer.consume(num_messages=500, timeout=timeout_ms / 1000)
+        batches: dict[tuple[str, int], list[Delivered]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:  # the client retries by itself; say so without data
+                log.info("consumer: %s", error.name())
+                continue
+            delivered = Delivered.of(message)
+            batches.setdefault((delivered.topic, delivered.partition), []).append(delivered)
+        handled: dict[tuple[str, int], int] = {}
+        try:
+            for key, batch in batches.items():
+                self.handle_batch(batch)
+                handled[key] = batch[-1].offset + 1
+        except Exception:
+            # A step failed (a dead letter the broker did not take, say): go back to the
+            # first message not handled, so nothing is passed over when the worker retries.
+            for key, batch in batches.items():
+                if key not in handled:
+                    with contextlib.suppress(KafkaException):
+                        self.consumer.seek(Partition(*key, batch[0].offset))
+            raise
+        finally:
+            self.uncommitted.update(handled)
+            if self.uncommitted:
+                self.commit()
+        return sum(len(batches[key]) for key in handled)
 
     def handle_batch(self, messages: list[Any]) -> None:
         """One partition's messages, applied in one transaction with one tracking record
@@ -125,12 +205,17 @@ class ServiceConsumer:
             self.metrics.event_processed(event, each)
 
     def commit(self) -> None:
-        """Offsets are only a hint: if a rebalance gets in the way, the next poll finishes
-        it and a later commit covers these messages; a redelivery changes nothing."""
+        """Commit the offsets of what was handled. Refused (the broker is away, the group is
+        between two assignments), they are kept and tried again on the next poll: the
+        command line's settle check reads them. A partition that moved to another instance
+        drops its own; the store holds the real position, and a redelivery changes nothing."""
+        offsets = [Partition(t, p, offset) for (t, p), offset in self.uncommitted.items()]
         try:
-            self.consumer.commit()
-        except KafkaError as error:
-            log.info("offset commit deferred: %s", type(error).__name__)
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as error:
+            log.info("offset commit deferred: %s", error.args[0].name())
+            return
+        self.uncommitted.clear()
 
     def handle(self, message: Any) -> None:
         job = self.parse(message)
@@ -206,20 +291,33 @@ class ServiceConsumer:
         log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
                     message.offset, reason)
         headers = [*list(message.headers or []), ("dlq_reason", reason.encode()), ("dlq_consumer", self.app.name.encode()), ("dlq_origin", f"{message.topic}:{message.partition}:{message.offset}".encode())]
-        self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
+        sent = self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
         self.producer.flush()
+        sent.get(timeout=30)  # raises if the broker did not take it: the message is read again
 
     def lag(self) -> dict[tuple[str, int], int]:
-        """Per assigned partition: the end offset minus this consumer's position. Asks the
-        broker, so the worker calls it only every few seconds."""
-        assigned = sorted(self.consumer.assignment())
-        ends = self.consumer.end_offsets(assigned, timeout_ms=2000)
+        """The group's lag on every partition it consumes, held by this member or another
+        (or by none: a dead instance's partitions show their lag until someone takes
+        them): the end offset minus this member's position on its own partitions, else
+        minus the group's committed offset. Asks the broker, so the worker calls it only
+        every few seconds."""
+        metadata = self.consumer.list_topics(timeout=5)
+        partitions = [Partition(topic, p) for topic in self.topics if topic in metadata.topics
+                      for p in sorted(metadata.topics[topic].partitions)]
+        done = {(tp.topic, tp.partition): tp.offset
+                for tp in self.consumer.committed(partitions, timeout=5)}
+        mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        if mine:
+            for tp in self.consumer.position([Partition(t, p) for t, p in mine]):
+                if tp.offset >= 0:
+                    done[(tp.topic, tp.partition)] = tp.offset
         lags: dict[tuple[str, int], int] = {}
-        for tp in assigned:
-            position = self.consumer.position(tp, timeout_ms=2000)
-            if position is not None and ends.get(tp) is not None:
-                lags[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+        for tp in partitions:
+            _, end = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            lags[(tp.topic, tp.partition)] = max(0, end - max(0, done.get((tp.topic, tp.partition), 0)))
         return lags
 
     def close(self) -> None:
+        """Leave the group at once, so the other instances take the partitions now rather
+        than after the session timeout."""
         self.consumer.close()

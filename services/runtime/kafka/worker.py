@@ -4,6 +4,13 @@ The loop: publish what the service stored (outbox relay), apply what its leaders
 published (consumer), and run the service's timer (`on_timer`: review's SLA clock). SIGTERM or SIGINT stop it
 between two steps; SIGKILL at any moment loses nothing (see outbox.py, consumer.py).
 
+Any number of instances of a service may run: they share its consumer group, so the broker
+shares the partitions among them (consumer.py), and whichever holds the service's lease
+(lease.py) is the one that relays its outbox and runs its timer. A broker that stops
+answering never ends a worker: the failed step is logged (no data) and tried again after a
+pause that doubles up to MAX_BACKOFF, and what it had pending is published or applied once
+the broker is back.
+
 With a metrics port, the worker serves Prometheus metrics (services/runtime/metrics.py):
 counters move as messages are handled; the gauges that cost a query (consumer lag, relay
 backlog, reporting's case counts) are refreshed at most every GAUGE_SECONDS.
@@ -16,11 +23,13 @@ import signal
 import time
 from typing import Any, Protocol
 
+from confluent_kafka import KafkaException
 from kafka.errors import KafkaError
 
 from services.runtime.application import ServiceApplication, retrying
 from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
 from services.runtime.kafka.consumer import ServiceConsumer
+from services.runtime.kafka.lease import ServiceLease
 from services.runtime.kafka.outbox import OutboxRelay, make_producer
 from services.runtime.kafka.topics import ensure_topics
 from services.runtime.metrics import WorkerMetrics
@@ -28,6 +37,9 @@ from services.runtime.metrics import WorkerMetrics
 log = logging.getLogger("cases.worker")
 IDLE_PAUSE = 0.02
 GAUGE_SECONDS = 5.0
+MAX_BACKOFF = 30.0
+READY_ANYWAY = 20.0  # an instance given no partition (more instances than partitions) is still up
+BROKER_ERRORS = (KafkaError, KafkaException)
 
 
 class Companion(Protocol):
@@ -44,45 +56,76 @@ class Worker:
     def __init__(self, app: ServiceApplication, leaders: list[str], settings: KafkaSettings,
                  timer_seconds: float = 60, instance: int = 0, instances: int = 1,
                  metrics_port: int = 0, companions: list[Companion] | None = None):
+        # `instance` and `instances` are accepted and ignored: the group shares the partitions.
         ensure_topics(settings, SERVICE_PRINCIPALS[app.name])  # on a secured broker: provisioned
         self.app = app
+        self.settings = settings
         self.metrics = WorkerMetrics(app.name, app.register_metrics)
         self.metrics_port = self.metrics.serve(metrics_port)  # before Kafka: a busy port fails fast
         self.producer = make_producer(settings, SERVICE_PRINCIPALS[app.name])
         self.relay = OutboxRelay(self.app, self.producer)
         self.consumer = ServiceConsumer(self.app, leaders, settings, self.producer,
-                                        instance, instances, self.metrics)
-        # One relay and one timer per service: instance 0 runs them.
-        self.relays = instance == 0
-        self.timer_seconds = timer_seconds if instance == 0 else 0
+                                        metrics=self.metrics)
+        self.lease = ServiceLease(app)
+        self.timer_seconds = timer_seconds
         self.next_timer = 0.0
         self.next_gauges = 0.0
+        self.next_publish = 0.0
+        self.relay_backoff = 0.0
         self.companions = list(companions or [])
         self.running = True
 
     def step(self) -> int:
-        published = self.relay.publish_pending() if self.relays else 0
+        leading = self.lease.held()  # this instance relays the outbox and runs the timer
+        published = self.publish() if leading else 0
         consumed = self.consumer.poll_once(timeout_ms=10 if published else 50)
-        if self.relays:
-            published += self.relay.publish_pending()
+        if leading:
+            published += self.publish()
         self.metrics.events_published(published)
         for companion in self.companions:
             consumed += companion.poll_once()
-        if self.timer_seconds and time.monotonic() >= self.next_timer:
+        if leading and self.timer_seconds and time.monotonic() >= self.next_timer:
             self.next_timer = time.monotonic() + self.timer_seconds
             retrying(lambda: self.app.on_timer(self.app.clock.now()))
         if self.metrics_port and time.monotonic() >= self.next_gauges:
             self.next_gauges = time.monotonic() + GAUGE_SECONDS
-            self.refresh_gauges()
+            self.refresh_gauges(leading)
         return published + consumed
 
-    def refresh_gauges(self) -> None:
+    def publish(self) -> int:
+        """One relay batch. If the broker did not acknowledge it, the producer is replaced
+        (a fresh one has no half-sent batch left to retry) and the relay pauses: the batch
+        goes again from the stored position, and consumers drop what arrives twice."""
+        if time.monotonic() < self.next_publish:
+            return 0
+        try:
+            published = self.relay.publish_pending()
+        except BROKER_ERRORS as error:
+            self.relay_backoff = min(MAX_BACKOFF, max(1.0, self.relay_backoff * 2))
+            self.next_publish = time.monotonic() + self.relay_backoff
+            log.warning("worker %s: the broker did not take the outbox (%s); trying again in %.0f s",
+                        self.app.name, type(error).__name__, self.relay_backoff)
+            self.replace_producer()
+            return 0
+        self.relay_backoff = 0.0
+        return published
+
+    def replace_producer(self) -> None:
+        old = self.producer
+        self.producer = make_producer(self.settings, SERVICE_PRINCIPALS[self.app.name])
+        self.relay.producer = self.consumer.producer = self.producer
+        try:
+            old.close(timeout=0)
+        except Exception as error:  # noqa: BLE001 - the old producer is dropped either way
+            log.info("old producer not closed cleanly: %s", type(error).__name__)
+
+    def refresh_gauges(self, leading: bool) -> None:
         """The gauges that cost a query; a failure skips this round, never the worker."""
         try:
             self.metrics.consumer_lag(self.consumer.lag())
-        except KafkaError as error:
+        except BROKER_ERRORS as error:
             log.info("consumer lag not measured: %s", type(error).__name__)
-        if self.relays:
+        if leading:
             self.metrics.relay_backlog(self.relay.backlog())
         self.app.refresh_metrics()
 
@@ -93,21 +136,37 @@ class Worker:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info("worker %s started", self.app.name)
+        started = time.monotonic()
         announced = False
+        backoff = 0.0
         while self.running:
-            moved = self.step()
-            if not announced and self.consumer.consumer.assignment():
-                log.info("worker %s ready: %s", self.app.name, sorted(
-                    f"{tp.topic}[{tp.partition}]" for tp in self.consumer.consumer.assignment()))
+            try:
+                moved = self.step()
+                backoff = 0.0
+            except BROKER_ERRORS as error:
+                backoff = min(MAX_BACKOFF, max(0.5, backoff * 2))
+                log.warning("worker %s: the broker is not answering (%s); trying again in %.1f s",
+                            self.app.name, type(error).__name__, backoff)
+                self.pause(backoff)
+                continue
+            if not announced and (self.consumer.assignments or time.monotonic() - started > READY_ANYWAY):
+                log.info("worker %s ready: %s", self.app.name,
+                         [f"{topic}[{partition}]" for topic, partition in self.consumer.assignment()])
                 announced = True
             if not moved:
-                time.sleep(IDLE_PAUSE)  # kafka-python's poll can return at once when idle
+                time.sleep(IDLE_PAUSE)
         self.close()
+
+    def pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def close(self) -> None:
         for companion in self.companions:
             companion.close()
         self.metrics.close()
         self.consumer.close()
+        self.lease.release()
         self.producer.close()
         self.app.close()
