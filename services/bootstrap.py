@@ -67,7 +67,8 @@ COMMANDS: dict[str, frozenset[str]] = {
                           "mark_unobtainable", "complete_records", "on_timer"}),
     "review": frozenset({"register_reviewers", "register_partner", "remove_partner",
                          "submit_opinion", "decline", "declare_conflict", "attend_appointment",
-                         "sweep_partner_deadlines", "flag_overdue_reviews", "on_timer"}),
+                         "sweep_partner_deadlines", "flag_overdue_reviews", "on_timer",
+                         "receive_partner_message"}),  # the demo's in-process network answers
     "reporting": frozenset({"deliver_report", "close_case", "record_dead_letter_retry",
                             "resolve_dead_letter", "rebuild_views_from_topics", "on_timer"}),
 }
