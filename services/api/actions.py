@@ -293,6 +293,58 @@ def erase_member(desk: Desk, who: Principal, case_id: UUID, reason: str) -> dict
                         lambda rt: rt.erase_member(case_id, reason, desk.context(who)))
 
 
+# -- reviewer partners (SPEC section 9) -------------------------------------------------------
+# The checks and the work are the command line's (services/partners_admin.py); only the field
+# names are the body's. The password goes to the broker and nowhere else.
+
+
+def partner_add(desk: Desk, who: Principal, name: str, specialties: list[str], password: str) -> dict[str, Any]:
+    """`cases partner add`: with a bus the broker first (topics, SCRAM user, ACLs), then
+    review's directory; a broker that cannot be reached is 503 with nothing recorded."""
+    from services import partners_admin
+
+    permit(who, "partner_add")
+    partners_admin.check_name(name, "name")
+    wanted = partners_admin.check_specialties(specialties, "specialties")
+    partners_admin.check_password(password, "password")
+    return partners_admin.add_partner(name, wanted, password, bus=desk.bus,
+                                      write=lambda call: desk.command(who, "partner_add", call),
+                                      context=lambda: desk.context(who))
+
+
+def partner_remove(desk: Desk, who: Principal, name: str, reason: str | None = None) -> dict[str, Any]:
+    """`cases partner remove`: refused (unknown_partner) unless registered; access revoked
+    first (with a bus), then its open referrals are routed anew."""
+    from services import partners_admin
+
+    permit(who, "partner_remove")
+    partners_admin.check_name(name, "name")
+    why = partners_admin.check_reason(partners_admin.DEFAULT_REASON if reason is None else reason, "reason")
+
+    def registered() -> bool:
+        try:
+            with desk.reading() as rt:
+                return partners_admin.is_registered(rt, name)
+        except NoStoresYet:
+            return False
+
+    return partners_admin.remove_partner(name, why, bus=desk.bus, registered=registered,
+                                         write=lambda call: desk.command(who, "partner_remove", call),
+                                         context=lambda: desk.context(who))
+
+
+def partner_list(desk: Desk, who: Principal) -> dict[str, Any]:
+    """`cases partner list`: the partners, their specialties, topics and open referrals."""
+    from services import partners_admin
+
+    permit(who, "partner_list")
+    try:
+        with desk.reading() as rt:
+            return partners_admin.list_partners(rt)
+    except NoStoresYet:
+        return {"partners": []}
+
+
 # -- reads ------------------------------------------------------------------------------------
 
 

@@ -517,10 +517,26 @@ def add_routes(app: FastAPI) -> None:
         return actions.sla_sweep(desk(), who)
 
     # -- reviewer partners (SPEC section 9) -------------------------------------------------
-    # The partner commands (`cases partner add|remove|list`) are being written beside this;
-    # their routes go here, each guarded by `may("partner_add")`, `may("partner_remove")`,
-    # `may("partner_list")` (rights.py already lists them): POST /partners, DELETE
-    # /partners/{name}, GET /partners.
+
+    @app.get("/partners", response_model=models.PartnerList, tags=["partners"])
+    def partner_list(who: Annotated[Principal, may("partner_list")]) -> Any:
+        """`cases partner list`: the partners, their specialties, topics and open referrals."""
+        return actions.partner_list(desk(), who)
+
+    @app.post("/partners", response_model=models.PartnerAdded, status_code=201, tags=["partners"],
+              openapi_extra=documented(models.PartnerIn))
+    def partner_add(who: Annotated[Principal, may("partner_add")],
+                    body: Annotated[models.PartnerIn, Depends(body_of(models.PartnerIn))]) -> Any:
+        """`cases partner add`: with CASES_BUS the partner's topics, SCRAM user and ACLs first,
+        then it is registered as the network for its specialties. The password is never echoed."""
+        return actions.partner_add(desk(), who, body.name, body.specialties, body.password)
+
+    @app.delete("/partners/{name}", response_model=models.PartnerRemoved, tags=["partners"])
+    def partner_remove(name: str, who: Annotated[Principal, may("partner_remove")],
+                       reason: str | None = Query(None, max_length=500, description="Why, for the audit")) -> Any:
+        """`cases partner remove`: its access revoked (with CASES_BUS), its open referrals routed
+        anew; an unknown partner is refused (409 unknown_partner)."""
+        return actions.partner_remove(desk(), who, name, reason)
 
 
 def check_health(desk: Desk) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from events.records import ConsentScope, RecordKind
-from events.review import Outcome
+from events.review import PARTNER_NAME_PATTERN, Outcome
 from services.common.validation import InputModel, NonEmpty, OptionalText
+from services.partners_admin import MIN_PASSWORD
 
 # -- request bodies ---------------------------------------------------------------------------
 
@@ -65,6 +66,18 @@ class CloseIn(InputModel):
 
 class EraseIn(InputModel):
     reason: NonEmpty = Field(max_length=2000, description="Why (the member's request, ...)")
+
+
+class PartnerIn(InputModel):
+    """`cases partner add`: checked as the command line checks it (services/partners_admin.py)."""
+
+    name: StrictStr = Field(max_length=200, json_schema_extra={"pattern": PARTNER_NAME_PATTERN},
+                            description="2 to 41 lower-case letters, digits or dashes")
+    specialties: list[StrictStr] = Field(max_length=100, json_schema_extra={"minItems": 1},
+                                         description="At least one; no empty one, no comma in one")
+    password: StrictStr = Field(max_length=1000, json_schema_extra={"minLength": MIN_PASSWORD},
+                                description=f"The partner's SCRAM password ({MIN_PASSWORD}+ characters); "
+                                            "never echoed")
 
 
 # -- responses --------------------------------------------------------------------------------
@@ -253,3 +266,40 @@ class Health(Open):
     ok: bool
     stores: Literal["reachable", "empty", "unreachable"]
     broker: Literal["reachable", "unreachable"] | None = Field(None, description="only with CASES_BUS")
+
+
+class PartnerAdded(Open):
+    """`cases partner add --json`: the partner's principal and topics (never its password)."""
+
+    partner: str
+    principal: str
+    requests_topic: str
+    opinions_topic: str
+    specialties: list[str]
+    secured: bool = Field(description="false on a plain broker or the embedded runtime")
+    broker: str | None = Field(description="the broker set up, null on the embedded runtime")
+
+
+class PartnerRemoved(Open):
+    partner: str
+    removed: bool
+    rerouted: list[str] = Field(description="the cases whose open referral was routed anew")
+    broker: str | None
+
+
+class OpenReferral(Open):
+    case_id: str
+    respond_by: str | None
+
+
+class PartnerOut(Open):
+    partner: str
+    specialties: list[str]
+    open_referrals: list[OpenReferral]
+    principal: str
+    requests_topic: str
+    opinions_topic: str
+
+
+class PartnerList(Open):
+    partners: list[PartnerOut]

@@ -8,8 +8,11 @@ from typing import Any
 from tests.fixtures import POLICY, REQUEST, REVIEWERS
 
 CASE = "{case}"
+#: The partner the partner routes name (path_of puts it in place of `{name}`).
+PARTNER = "acme"
+PARTNER_PASSWORD = "a-partner-password-0123"
 
-#: (action, method, path, body). `{case}` is replaced by a case id.
+#: (action, method, path, body). `{case}` is replaced by a case id, `{name}` by PARTNER.
 ROUTES: list[tuple[str, str, str, Any]] = [
     ("load_policies", "POST", "/policies", {"policies": [POLICY]}),
     ("load_reviewers", "POST", "/reviewers", REVIEWERS),
@@ -39,10 +42,14 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("signing_key", "GET", "/signing-key", None),
     ("sla_due", "GET", "/sla/due?start=2025-06-12&working_days=10&nation=ENG", None),
     ("sla_sweep", "POST", "/sla/sweep", None),
+    ("partner_list", "GET", "/partners", None),
+    ("partner_add", "POST", "/partners",
+     {"name": PARTNER, "specialties": ["orthopaedics"], "password": PARTNER_PASSWORD}),
+    ("partner_remove", "DELETE", "/partners/{name}", None),
 ]
 #: Open to anyone with a valid token (what it shows depends on the role).
 AUTHENTICATED = [("rights", "GET", "/rights", None), ("page", "GET", "/", None)]
 
 
 def path_of(path: str, case_id: str) -> str:
-    return path.replace(CASE, case_id)
+    return path.replace(CASE, case_id).replace("{name}", PARTNER)

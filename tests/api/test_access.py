@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from services.api.auth import issue_token
 from services.api.rights import RIGHTS, WRITES
 from tests.api.conftest import NAMES, Api
-from tests.api.routes import AUTHENTICATED, ROUTES, path_of
+from tests.api.routes import AUTHENTICATED, PARTNER, PARTNER_PASSWORD, ROUTES, path_of
 
 ALL = ROUTES + AUTHENTICATED
 
@@ -131,3 +131,26 @@ def test_an_auditor_reads_everything(walked: tuple[Api, dict[str, str]]) -> None
             continue
         response = api.call(method, path_of(path, cases["network"]), "auditor")
         assert response.status_code == 200, (action, response.text)
+
+
+def test_partners_are_changed_by_admins_only_and_read_by_all_but_clinicians(api: Api) -> None:
+    """On a registered partner: every other role's POST and DELETE is 403 and changes nothing
+    (not its specialties, not its registration); a clinician may not even list them."""
+    body = {"name": PARTNER, "specialties": ["orthopaedics"], "password": PARTNER_PASSWORD}
+    assert api.call("POST", "/partners", "admin", body).status_code == 201
+    listed = api.call("GET", "/partners", "admin").json()
+    before = api.events()
+    for role in ("case_handler", "clinician", "auditor"):
+        for method, path, change in (("POST", "/partners", {**body, "specialties": ["cardiology"]}),
+                                     ("POST", "/partners", {**body, "name": "other"}),
+                                     ("DELETE", f"/partners/{PARTNER}", None)):
+            response = api.call(method, path, role, change)
+            assert response.status_code == 403, (role, method, response.text)
+            assert response.json() == {"error": "forbidden", "role": role,
+                                       "message": f"the role {role} may not do this"}
+            assert PARTNER_PASSWORD not in response.text
+        assert api.events() == before, role
+    for role in ("case_handler", "auditor"):
+        assert api.call("GET", "/partners", role).json() == listed
+    assert api.call("GET", "/partners", "clinician").status_code == 403
+    assert api.call("GET", "/partners", "admin").json() == listed
