@@ -55,11 +55,13 @@ def extend_chain(sql: ChainSql, c: Any, stored_events: Sequence[StoredEvent], id
     c.execute(sql.head)
     row = c.fetchone()
     previous = row["link"] if row else GENESIS
+    rows = []
     for event, notification_id in zip(stored_events, ids, strict=True):
         digest = event_digest(event.originator_id, event.originator_version, event.topic, event.state)
         previous = link(previous, notification_id, digest)
-        c.execute(sql.insert, (notification_id, str(event.originator_id), event.originator_version,
-                               event.topic, digest, previous))
+        rows.append((notification_id, str(event.originator_id), event.originator_version,
+                     event.topic, digest, previous))
+    c.executemany(sql.insert, rows)  # one statement for the batch (bench B3: a row at a time cost 22%)
 
 
 # -- the one adapter over eventsourcing's private recorder methods ---------------------------

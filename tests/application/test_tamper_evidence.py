@@ -43,7 +43,7 @@ def test_an_untouched_log_verifies_and_has_a_head_digest(desk: Desk) -> None:
     walked_case(desk)
     result = verify_stores(desk.rt.services)
     assert result["ok"] and result["broken"] == []
-    assert result["events"] == 23  # 5 intake, 9 records (the file concluded), 7 review, 2 reporting
+    assert result["events"] == 24  # 5 intake, 9 records (the file concluded), 8 review (the pack kept), 2 reporting
     assert {part.split(":")[0] for part in result["head"].split(",")} == {
         "intake", "records", "review", "reporting"}
 
