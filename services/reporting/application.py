@@ -54,13 +54,15 @@ class Reporting(ServiceApplication):
     # -- commands -------------------------------------------------------------------------
 
     def deliver_report(self, case_id: UUID, ctx: Context) -> None:
-        case = self.case_state(case_id)
+        # As seen on the command's own day, never the process clock's: the command may run in
+        # the worker, whose clock is not the caller's (a replayed or simulated day).
+        case = self.case_state(case_id, ctx.today)
         report = self.load(CaseReport, case_id) or CaseReport(case_id)
         report.deliver(case, ctx)
         self.save(report)
 
     def close_case(self, case_id: UUID, reason: str, ctx: Context) -> None:
-        self.case_state(case_id)
+        self.case_state(case_id, ctx.today)  # an unknown case is bad input
         report = self.load(CaseReport, case_id)
         if report is None:
             raise Refused("report_not_delivered", "a case closes only after its report went out")
