@@ -31,7 +31,7 @@ from tests.e2e.cli import Cases
 from tests.e2e.test_parity import views
 from tests.kafka_support import ROOT, Workers, _running_workers
 
-CASES, SEED = 8, 6  # a seed whose cases stay in house: the simulated partner network runs only embedded
+CASES, SEED = 5, 6  # a seed whose cases stay in house: the simulated partner network runs only embedded
 #: How long a pump waits for the deployment to settle after a fault, at most.
 PATIENCE = 420.0
 
