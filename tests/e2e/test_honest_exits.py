@@ -49,7 +49,10 @@ def test_a_recorded_change_prints_its_result_even_when_the_followers_are_away(tm
         workers = Workers(home, bootstrap, tmp_path / "logs")
         (tmp_path / "logs").mkdir()
         try:
-            workers.start("intake")
+            for name in ("intake", "records", "review", "reporting"):
+                workers.start(name)  # the deployment: its keys and each service's store
+            for name in ("records", "review", "reporting"):
+                workers.kill(name)  # the followers go away; intake stays
             loaded = cases("policies", "load", cases.write("policies.json", {"policies": [policy()]}))
             assert loaded.code == 0 and loaded.json["loaded"] == 1
             opened = cases("open", cases.write("case.json", REQUEST))
@@ -71,9 +74,10 @@ def test_a_command_whose_service_is_not_running_is_unavailable_and_records_nothi
         workers = Workers(home, bootstrap, tmp_path / "logs")
         (tmp_path / "logs").mkdir()
         try:
-            workers.start("intake")  # makes the deployment (its keys and stores), then goes
+            for name in ("intake", "records", "review", "reporting"):
+                workers.start(name)  # the deployment: its keys and each service's store
         finally:
-            workers.stop()
+            workers.stop()  # then every worker goes
         before = stored_events(home)
         opened = cases("open", cases.write("case.json", REQUEST))
         assert opened.code == 3, opened.stdout
