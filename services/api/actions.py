@@ -441,47 +441,15 @@ def verify(desk: Desk, who: Principal, expect: str | None = None) -> dict[str, A
 
 def analytics(desk: Desk, who: Principal) -> dict[str, Any]:
     """Weekly de-identified aggregates, as `cases analytics` prints them."""
-    from services.bootstrap import load_keys
-    from services.reporting.analytics.facts import CaseNotReady, analytics_fact
-    from services.reporting.analytics.weekly import weekly_aggregates
+    from services.reporting.analytics.weeks import weekly_analytics
 
     permit(who, "analytics")
     try:
         with desk.reading() as rt:
-            settings = getattr(rt, "settings", None)
-            if settings is not None:
-                weeks = weekly_topic(settings.bootstrap)
-            else:
-                key = load_keys(rt.home, create=False).analytics
-                facts = []
-                for state in rt.reporting.views.all_states():
-                    try:
-                        facts.append(analytics_fact(state, key))
-                    except CaseNotReady:
-                        continue
-                weeks = weekly_aggregates(facts)
+            weeks = weekly_analytics(rt)
     except NoStoresYet:
         weeks = []
     return {"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}
-
-
-def weekly_topic(bootstrap: str) -> list[dict[str, Any]]:
-    """Over Kafka: the latest aggregates per week, as the analytics agent kept them."""
-    from kafka import KafkaConsumer
-
-    from events.analytics import AnalyticsWeek
-    from events.topics import ANALYTICS_WEEKLY_TOPIC
-
-    consumer = KafkaConsumer(ANALYTICS_WEEKLY_TOPIC, bootstrap_servers=bootstrap, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
-    try:
-        latest = {}
-        for message in consumer:
-            week = AnalyticsWeek.model_validate_json(message.value)
-            latest[week.week] = week.model_dump(exclude={"type", "schema_version"})
-        return [latest[w] for w in sorted(latest)]
-    finally:
-        consumer.close()
 
 
 def signing_key(desk: Desk, who: Principal) -> dict[str, Any]:

@@ -3,14 +3,9 @@ the deployment's evidence-signing key."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from services.cli import presenters
 from services.cli.plumbing import OPTIONS, app, emit, runtime
 from services.common.errors import BadInput
-
-if TYPE_CHECKING:
-    from services.runtime.kafka.config import KafkaSettings
 
 
 @app.command("rebuild")
@@ -58,41 +53,10 @@ def analytics() -> None:
     """Weekly aggregates over de-identified case facts: opened, accepted, declined by reason,
     median turnaround, breach rate. Embedded: computed from the stores; over Kafka: the
     aggregates the analytics agent keeps on cases.analytics.weekly.v1."""
-    from services.bootstrap import load_keys
-    from services.reporting.analytics.facts import CaseNotReady, analytics_fact
-    from services.reporting.analytics.weekly import weekly_aggregates
+    from services.reporting.analytics.weeks import weekly_analytics
 
     with runtime(reads=True) as rt:
-        settings = getattr(rt, "settings", None)
-        if settings is not None:
-            weeks = read_weekly_topic(settings)
-        else:
-            key = load_keys(rt.home, create=False).analytics
-            facts = []
-            for state in rt.reporting.views.all_states():
-                try:
-                    facts.append(analytics_fact(state, key))
-                except CaseNotReady:
-                    continue
-            weeks = weekly_aggregates(facts)
+        weeks = weekly_analytics(rt)
     emit({"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}, presenters.analytics)
 
 
-def read_weekly_topic(settings: KafkaSettings) -> list[dict[str, Any]]:
-    """The latest aggregates per week, as the analytics agent kept them."""
-    from kafka import KafkaConsumer
-
-    from events.analytics import AnalyticsWeek
-    from events.topics import ANALYTICS_WEEKLY_TOPIC
-    from services.runtime.kafka.config import CLI_PRINCIPAL
-
-    consumer = KafkaConsumer(ANALYTICS_WEEKLY_TOPIC, **settings.client_config(CLI_PRINCIPAL), group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
-    try:
-        latest = {}
-        for message in consumer:
-            week = AnalyticsWeek.model_validate_json(message.value)
-            latest[week.week] = week.model_dump(exclude={"type", "schema_version"})
-        return [latest[w] for w in sorted(latest)]
-    finally:
-        consumer.close()
