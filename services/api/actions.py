@@ -441,12 +441,13 @@ def verify(desk: Desk, who: Principal, expect: str | None = None) -> dict[str, A
 
 def analytics(desk: Desk, who: Principal) -> dict[str, Any]:
     """Weekly de-identified aggregates, as `cases analytics` prints them."""
+    from services.bootstrap import load_keys
     from services.reporting.analytics.weeks import weekly_analytics
 
     permit(who, "analytics")
     try:
         with desk.reading() as rt:
-            weeks = weekly_analytics(rt)
+            weeks = weekly_analytics(rt, lambda: load_keys(rt.home, create=False).analytics)
     except NoStoresYet:
         weeks = []
     return {"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}

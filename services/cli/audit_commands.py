@@ -53,10 +53,11 @@ def analytics() -> None:
     """Weekly aggregates over de-identified case facts: opened, accepted, declined by reason,
     median turnaround, breach rate. Embedded: computed from the stores; over Kafka: the
     aggregates the analytics agent keeps on cases.analytics.weekly.v1."""
+    from services.bootstrap import load_keys
     from services.reporting.analytics.weeks import weekly_analytics
 
     with runtime(reads=True) as rt:
-        weeks = weekly_analytics(rt)
+        weeks = weekly_analytics(rt, lambda: load_keys(rt.home, create=False).analytics)
     emit({"weeks": weeks, "cases": sum(w["opened"] for w in weeks)}, presenters.analytics)
 
 

@@ -4,19 +4,20 @@ from reporting's views with the same fact builder the agent uses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
-def weekly_analytics(rt: Any) -> list[dict[str, Any]]:
-    """`rt`: a deployment (reads only)."""
+def weekly_analytics(rt: Any, analytics_key: Callable[[], bytes]) -> list[dict[str, Any]]:
+    """`rt`: a deployment (reads only); `analytics_key`: the deployment's analytics key,
+    asked for only when the facts are folded here (the composition root holds the keys)."""
     settings = getattr(rt, "settings", None)
     if settings is not None:
         return read_weekly_topic(settings)
-    from services.bootstrap import load_keys
     from services.reporting.analytics.facts import CaseNotReady, analytics_fact
     from services.reporting.analytics.weekly import weekly_aggregates
 
-    key = load_keys(rt.home, create=False).analytics
+    key = analytics_key()
     facts = []
     for state in rt.reporting.views.all_states():
         try:
