@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,13 +13,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from events.analytics import AnalyticsCaseFact
+from events.analytics import AnalyticsCaseFact, AnalyticsWeek
 from events.codec import decode
-from events.topics import ANALYTICS_TOPIC, SERVICES, case_topic
+from events.topics import ANALYTICS_TOPIC, ANALYTICS_WEEKLY_TOPIC, SERVICES, case_topic
 from services.bootstrap import load_keys
+from services.reporting.analytics.agent import APP_ID, CHANGELOG_TOPIC
 from services.reporting.analytics.facts import analytics_fact, analytics_ref
+from services.reporting.analytics.weekly import week_messages, weekly_aggregates
 from services.reporting.projections.case_state import fold
 from tests.e2e.cli import Cases
 from tests.e2e.test_cli_walk import walk_third_party_case
@@ -38,17 +41,16 @@ class Agent:
 
     def __init__(self, home: Path, bootstrap: str, log: Path):
         self.home, self.bootstrap, self.log = home, bootstrap, log
-        self.starts = 0
         self.start()
 
     def start(self) -> None:
+        self.log_at = len(self.output()) if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "worker", "analytics", "--home", str(self.home),
                  "--bus", f"kafka://{self.bootstrap}"],
                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
-        self.starts += 1
         self.wait_ready()
 
     def output(self) -> str:
@@ -56,10 +58,13 @@ class Agent:
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while self.output().count("analytics agent ready") < self.starts:
+        while "analytics agent ready" not in self.output()[self.log_at:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"analytics agent did not start:\n{self.output()[-3000:]}")
             time.sleep(0.1)
+
+    def since_start(self) -> str:
+        return self.output()[self.log_at:]
 
     def stop(self, timeout: float = 20) -> None:
         if self.process.poll() is None:
@@ -198,25 +203,109 @@ def test_the_agent_publishes_a_de_identified_fact_for_a_case(
     assert read["weeks"][fact.week]["diagnosis_changed"] == 1
 
 
-def test_a_restarted_agent_rebuilds_from_the_topics_and_republishes_the_same_fact(
+def committed_offsets(bootstrap: str) -> int:
+    """How many case messages the agent's group has committed, over every partition."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cases-tests")
+    try:
+        committed = admin.list_group_offsets({APP_ID: None}).get(APP_ID) or {}
+        return sum(meta.offset for tp, meta in committed.items() if tp.topic.startswith("cases."))
+    finally:
+        admin.close()
+
+
+def case_messages(bootstrap: str) -> int:
+    """How many messages the four case topics hold."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        tps = [TopicPartition(case_topic(s), p) for s in SERVICES
+               for p in consumer.partitions_for_topic(case_topic(s)) or ()]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def messages_read(log: str) -> int:
+    return sum(int(n) for n in re.findall(r"read (\d+) case messages", log))
+
+
+def latest_weeks(bootstrap: str, wanted: list[AnalyticsWeek], timeout: float = 60) -> dict:
+    """The latest counts per week on the weekly topic, once they are `wanted`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        consumer = KafkaConsumer(ANALYTICS_WEEKLY_TOPIC, bootstrap_servers=bootstrap,
+                                 group_id=None, auto_offset_reset="earliest",
+                                 consumer_timeout_ms=2000)
+        weeks = {m.key.decode(): AnalyticsWeek.model_validate_json(m.value) for m in consumer}
+        consumer.close()
+        if weeks == {w.week: w for w in wanted} or time.monotonic() > deadline:
+            return weeks
+        time.sleep(0.5)
+
+
+def test_a_restarted_agent_resumes_where_it_stopped_and_finds_the_same_facts(
     deployment: tuple[Workers, Cases, Agent],
 ) -> None:
     workers, cases, agent = deployment
-    cases("policies", "load", cases.write("policies.json", {"policies": [policy(status="lapsed")]}))
-    case = cases("open", cases.write("case.json", request())).json["case_id"]
-    ref = analytics_ref(case, load_keys(cases.home).analytics)
-    expected = expected_fact(cases, workers.bootstrap, case)
-    assert (expected.decision, expected.declined_reasons) == ("declined", ("policy_not_in_force",))
-    assert expected.model is None and expected.status == "declined"
+    bootstrap, key = workers.bootstrap, load_keys(cases.home).analytics
 
-    published = facts_until(workers.bootstrap, lambda m: expected in of_case(m, ref))
-    before = len(of_case(published, ref))
-    # Its memory is gone; it reads the case topics again from the start and publishes the
-    # same latest fact: a reader keeping the newest per analytics_ref sees no change.
+    def published(cases_: list[str]) -> list:
+        """Every analytics message, once each case's latest fact is its expected one."""
+        wanted = {analytics_ref(c, key): expected_fact(cases, bootstrap, c) for c in cases_}
+        return facts_until(bootstrap, lambda m: all(
+            of_case(m, ref) and of_case(m, ref)[-1] == fact for ref, fact in wanted.items()))
+
+    # Stream 1, agent up: a case walked to its report, another opened and consented.
+    walked = walk_third_party_case(cases)
+    second = cases("open", cases.write("case.json", request())).json["case_id"]
+    assert cases("consent", "grant", second, "--scope", "records_access").code == 0
+    before = published([walked, second])
+    walked_ref = analytics_ref(walked, key)
+    walked_facts = len(of_case(before, walked_ref))
+
+    # SIGTERM; the stream goes on while the agent is down.
     agent.stop()
+    committed = committed_offsets(bootstrap)
+    assert committed > 0, "the agent committed no offsets"
+    assert cases("records", "add", second, "--kind", "imaging", "--source", "Radiology").code == 0
+    third = cases("open", cases.write("case.json", request())).json["case_id"]
+    cases("policies", "load", cases.write("policies.json", {"policies": [policy(status="lapsed")]}))
+    declined = cases("open", cases.write("case.json", request())).json["case_id"]
+
     agent.start()
-    after = of_case(facts_until(workers.bootstrap,
-                                lambda m: expected in of_case(m, ref)[before:]), ref)[before:]
-    assert expected in after
-    assert all(fact.as_of <= expected.as_of for fact in after)
+    assert (f"analytics agent resumed: 2 cases restored from {CHANGELOG_TOPIC}, reading on after "
+            f"the {committed} case messages its group had committed") in agent.since_start()
+    published([walked, second, third, declined])  # the case topics hold all their events now
+    # It read on from its committed offsets, not the topics from offset 0 ...
+    on_topics = case_messages(bootstrap)
+    assert on_topics > committed
+    deadline = time.monotonic() + 30
+    while messages_read(agent.since_start()) < on_topics - committed:
+        assert time.monotonic() < deadline, agent.since_start()[-3000:]
+        time.sleep(0.2)
+    assert messages_read(agent.since_start()) == on_topics - committed
+    # ... so a case it had folded already is not published again.
+    assert len(of_case(published([walked]), walked_ref)) == walked_facts
+
+    # SIGKILL just after a change, then more changes while it is down.
+    assert cases("consent", "grant", third, "--scope", "records_access").code == 0
+    agent.process.kill()
+    agent.process.wait()
+    assert cases("records", "complete", second).code == 0
+    agent.start()
+    assert "analytics agent resumed: 4 cases restored" in agent.since_start()
+
+    # The same facts and weekly counts as an uninterrupted run: those the pure functions
+    # give for everything on the case topics.
+    everything = [walked, second, third, declined]
+    messages = published(everything)
+    expected = [expected_fact(cases, bootstrap, c) for c in everything]
+    assert {m.key.decode(): AnalyticsCaseFact.model_validate_json(m.value) for m in messages} == {
+        f.analytics_ref: f for f in expected}
+    assert len(of_case(messages, walked_ref)) == walked_facts
+    assert (expected[3].decision, expected[3].declined_reasons) == ("declined", ("policy_not_in_force",))
+    weeks = week_messages(weekly_aggregates(expected))
+    assert latest_weeks(bootstrap, weeks) == {w.week: w for w in weeks}
+    weekly = cases("analytics").json
+    assert weekly["cases"] == 4
+    assert [w["opened"] for w in weekly["weeks"]] == [w.opened for w in weeks]
     assert agent.process.poll() is None and "Traceback" not in agent.output()

@@ -77,6 +77,27 @@ class FactBook:
         self.events: dict[str, list[CaseEvent]] = {}
         self._seen: dict[str, set[UUID]] = {}
         self._latest: dict[str, AnalyticsCaseFact] = {}
+        #: The cases the last `add` kept a new event of: what a durable copy must save.
+        self.touched: list[str] = []
+
+    def clear(self) -> None:
+        self.events.clear()
+        self._seen.clear()
+        self._latest.clear()
+        self.touched = []
+
+    def restore(self, case: str, events: list[CaseEvent], fact: AnalyticsCaseFact | None) -> None:
+        """Take back a case saved by `saved` (the analytics agent's table, after a restart)."""
+        self.events[case] = list(events)
+        self._seen[case] = {event.event_id for event in events}
+        if fact is None:
+            self._latest.pop(case, None)
+        else:
+            self._latest[case] = fact
+
+    def saved(self, case: str) -> tuple[list[CaseEvent], AnalyticsCaseFact | None]:
+        """What `restore` needs to take the case back: its events and its latest fact."""
+        return self.events.get(case, []), self._latest.get(case)
 
     def latest(self) -> list[AnalyticsCaseFact]:
         """The latest fact of every case seen: what the weekly aggregates are kept from."""
@@ -96,6 +117,7 @@ class FactBook:
             seen.add(event.event_id)
             self.events.setdefault(case, []).append(event)
             touched[case] = None
+        self.touched = list(touched)
         changed = []
         for case in touched:
             try:

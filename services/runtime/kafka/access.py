@@ -7,7 +7,8 @@ so every grant a client needs is written here, as admin:
 - each service (`svc-<service>`) writes its own case topic and the dead-letter topic, reads
   its leaders' topics, and uses its own consumer group `cases-<service>`;
 - reporting's analytics agent (`svc-analytics`, faust) reads every case topic, writes the
-  analytics topics and owns its group (it deletes it to rewind on start);
+  analytics topics, owns its group and its table's changelog topics (`cases-analytics-`
+  prefixed: it resumes from them, and deletes one to start again from the beginning);
 - the command line (`cases-cli`) reads the case, dead-letter and analytics topics (replay,
   verify, rebuild) and describes the services' groups (lag);
 - a reviewer partner (`partner-<name>`) reads its requests topic with groups named
@@ -74,7 +75,7 @@ PARTNER_USER_PREFIX = "partner-"
 GATEWAY_SERVICE = "review"
 GATEWAY_GROUP = "cases-review-partners"
 #: The faust agent (services/reporting/analytics/agent.py APP_ID = group_id("analytics")):
-#: its group, and the prefix of any internal topic faust would make for it.
+#: its group, and the prefix of its internal topics (its table's changelog).
 ANALYTICS = "analytics"
 #: Packs and opinions are transport, not the record (review keeps what it sent as
 #: events): a month covers any SLA with room for a partner's outage.
@@ -126,10 +127,13 @@ def service_grants(service: str, leaders: Iterable[str]) -> list[Grant]:
     grants += [grant for leader in leaders for grant in reads(principal, case_topic(leader))]
     grants += uses_group(principal, group_id(service))
     if service == ANALYTICS:
-        # The agent deletes its own group on start to read the topics again from the beginning.
+        # Its table's changelog (faust's `<app id>-<table>-changelog`, so prefixed by the app
+        # id `cases-analytics-`) it creates, reads and writes; it deletes the changelog when
+        # its group has no committed offsets, and its group when the changelog is missing,
+        # so that the two stay one state (services/reporting/analytics/agent.py).
         grants.append((principal, ACLOperation.DELETE, GROUP, group_id(service), LITERAL))
         grants += [(principal, op, TOPIC, f"{group_id(service)}-", PREFIXED)
-                   for op in (ACLOperation.CREATE, READ, WRITE, DESCRIBE)]
+                   for op in (ACLOperation.CREATE, READ, WRITE, DESCRIBE, ACLOperation.DELETE)]
     else:
         grants += writes(principal, DEADLETTER_TOPIC)
     if service == GATEWAY_SERVICE:
