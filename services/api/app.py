@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -39,7 +39,8 @@ from services.api import actions, models, pages
 from services.api.actions import BODY_MAX_BYTES, Desk
 from services.api.auth import Principal, authenticate, require, token_key
 from services.api.rights import RIGHTS, Forbidden
-from services.common.context import LONDON, Clock
+from services.common import validation
+from services.common.context import Clock
 from services.common.errors import BadInput, Refused, ServiceUnavailable, UnknownCase
 from services.common.validation import bad_input_from, load_json_object
 from services.failures import infrastructure_failure
@@ -221,15 +222,7 @@ def documented(model: type[BaseModel], *, required: bool = True) -> dict[str, An
 
 
 def parse_moment(text: str) -> datetime:
-    """ISO time; without a zone it is London time; a bare date means the end of that day."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1), time(), LONDON) - timedelta(microseconds=1)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        raise BadInput("as_of", "is not an ISO time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+    return validation.parse_moment(text, "as_of")
 
 
 def parse_day(text: str, field: str) -> date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -13,7 +13,8 @@ from uuid import UUID
 import typer
 
 from services.cli import presenters
-from services.common.context import LONDON, Context, SystemClock
+from services.common import validation
+from services.common.context import Context, SystemClock
 from services.common.errors import BadInput
 from services.runtime.stores import cases_home
 
@@ -205,15 +206,7 @@ def parse_date(text: str, field: str) -> date:
 
 
 def parse_moment(text: str) -> datetime:
-    """ISO time; without a zone it is London time; a bare date means the end of that day."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1), time(), LONDON) - timedelta(microseconds=1)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput("--as-of", f"'{text}' is not an ISO time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+    return validation.parse_moment(text, "--as-of")
 
 
 def require_text(value: str, field: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.common.context import LONDON
 from services.common.errors import BadInput
 
 # ASCII digits only: `\d` would also match fullwidth, Arabic-Indic and other Unicode digits.
@@ -147,3 +148,16 @@ def bad_input_from(error: ValidationError) -> BadInput:
     else:
         problem = first["msg"].removeprefix("Value error, ")
     return BadInput(path or "file", problem)
+
+
+def parse_moment(text: str, field: str) -> datetime:
+    """An `--as-of`/`as_of` moment: ISO time; without a zone it is London time; a bare date
+    means the end of that London day. Anything else is bad input naming `field`."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1), time(), LONDON) - timedelta(microseconds=1)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise BadInput(field, f"'{text}' is not an ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
