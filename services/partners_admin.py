@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from services.common.context import Context
 from services.common.errors import BadInput, Refused, ServiceUnavailable
-from services.common.validation import is_blank
 
 if TYPE_CHECKING:
     from services.bootstrap import Deployment
@@ -56,6 +55,8 @@ def check_name(name: str, field: str) -> str:
 
 def check_specialties(specialties: Iterable[str], field: str) -> list[str]:
     """The specialties, trimmed, each once, in the order given; at least one, none empty."""
+    from services.common.validation import is_blank  # pydantic: not at every command's start
+
     given = [s.strip() for s in specialties]
     if not any(given):
         raise BadInput(field, "name at least one specialty, e.g. orthopaedics,cardiology")
@@ -78,6 +79,8 @@ def check_password(password: str, field: str) -> str:
 
 
 def check_reason(reason: str, field: str) -> str:
+    from services.common.validation import is_blank  # pydantic: not at every command's start
+
     if is_blank(reason):
         raise BadInput(field, "must not be empty")
     return reason.strip()

@@ -13,7 +13,6 @@ from uuid import UUID
 import typer
 
 from services.cli import presenters
-from services.common import validation
 from services.common.context import Context, SystemClock
 from services.common.errors import BadInput
 from services.runtime.stores import cases_home
@@ -206,6 +205,8 @@ def parse_date(text: str, field: str) -> date:
 
 
 def parse_moment(text: str) -> datetime:
+    from services.common import validation  # pydantic: only for the commands that read a moment
+
     return validation.parse_moment(text, "--as-of")
 
 
