@@ -251,8 +251,12 @@ def test_a_restarted_agent_resumes_where_it_stopped_and_finds_the_same_facts(
     def published(cases_: list[str]) -> list:
         """Every analytics message, once each case's latest fact is its expected one."""
         wanted = {analytics_ref(c, key): expected_fact(cases, bootstrap, c) for c in cases_}
-        return facts_until(bootstrap, lambda m: all(
-            of_case(m, ref) and of_case(m, ref)[-1] == fact for ref, fact in wanted.items()))
+        try:
+            return facts_until(bootstrap, lambda m: all(
+                of_case(m, ref) and of_case(m, ref)[-1] == fact for ref, fact in wanted.items()))
+        except AssertionError as missed:
+            raise AssertionError(f"{missed}; wanted {wanted}; agent log: "
+                                 f"{agent.since_start()[-2000:]}") from None
 
     # Stream 1, agent up: a case walked to its report, another opened and consented.
     walked = walk_third_party_case(cases)

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 import faust
+from faust.types import TP
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
@@ -64,6 +65,7 @@ CHANGELOG_TOPIC = f"{APP_ID}-{TABLE}-changelog"
 PRINCIPAL = SERVICE_PRINCIPALS["analytics"]  # its ACLs: services/runtime/kafka/access.py
 BATCH_SIZE = 500
 BATCH_WITHIN = 1.0  # seconds
+REPOSITION_EVERY = 1.5  # seconds
 #: Short, so that after a crash the group empties soon and a restarted agent takes over.
 SESSION_TIMEOUT = 10.0
 FACT_HEADERS = [("type", b"analytics_case_fact"), ("schema_version", b"1")]
@@ -110,9 +112,19 @@ def restore_case(book: FactBook, case: str, value: bytes) -> None:
     book.restore(case, events, fact)
 
 
+Place = tuple[str, int]  # a case topic's partition, as (topic, partition)
+
+
+def case_topic_names() -> frozenset[str]:
+    return frozenset(case_topic(service) for service in SERVICES)
+
+
 def make_app(settings: KafkaSettings, key: bytes, partitions: int | None = None,
-             already_read: int = 0) -> faust.App:
-    """The agent; `already_read` is how many case messages its group had committed at start."""
+             committed: dict[Place, int] | None = None) -> faust.App:
+    """The agent; `committed` is its group's committed offset per case partition at start."""
+    committed = committed or {}
+    topics_read = case_topic_names()
+    already_read = sum(committed.values())
     app = faust.App(
         APP_ID,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
@@ -126,7 +138,7 @@ def make_app(settings: KafkaSettings, key: bytes, partitions: int | None = None,
         key_serializer="raw",
         value_serializer="raw",
     )
-    case_topics = app.topic(*(case_topic(s) for s in SERVICES),
+    case_topics = app.topic(*sorted(topics_read),
                             key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw")
     facts_topic = app.topic(ANALYTICS_TOPIC, key_type=bytes, value_type=bytes,
@@ -139,6 +151,27 @@ def make_app(settings: KafkaSettings, key: bytes, partitions: int | None = None,
                       key_type=bytes, value_type=bytes)  # raw: the app's serializers
     book = FactBook(key)
     weeks: dict[str, AnalyticsWeek] = {}
+    #: The next offset per case partition this process has folded (at start: the group's).
+    next_offset: dict[Place, int] = dict(committed)
+    repositioned = asyncio.Event()
+
+    def fresh(batch: Iterable[faust.EventT[bytes]]) -> list[faust.EventT[bytes]]:
+        """The batch without messages folded already: after a seek back (below) they come
+        again; their effects are in the table, and the log counts each message once."""
+        seen: set[tuple[str, int, int]] = set()
+        kept = []
+        for item in batch:
+            topic, partition, offset = item.message.topic, item.message.partition, item.message.offset
+            if offset >= next_offset.get((topic, partition), 0) and (topic, partition, offset) not in seen:
+                seen.add((topic, partition, offset))
+                kept.append(item)
+        return kept
+
+    def folded(batch: Iterable[faust.EventT[bytes]]) -> None:
+        for item in batch:
+            place = (item.message.topic, item.message.partition)
+            next_offset[place] = max(next_offset.get(place, 0), item.message.offset + 1)
+
     recoveries = 0
 
     @table.on_recover
@@ -157,12 +190,36 @@ def make_app(settings: KafkaSettings, key: bytes, partitions: int | None = None,
             log.info("analytics agent resumed: %d cases restored from %s, reading on after the "
                      "%d case messages its group had committed", cases, CHANGELOG_TOPIC, already_read)
         log.info("analytics agent ready (%d cases in its table)", cases)
+        repositioned.clear()
+
+    @app.timer(REPOSITION_EVERY)  # type: ignore[untyped-decorator]
+    async def reposition() -> None:
+        """Once the streams flow after a recovery, seek every assigned case partition to the
+        next offset this agent has not folded. Why: faust resumes the stream partitions, then
+        seeks them to the committed offsets while its fetcher runs, and a fetch in flight
+        across that seek is dropped while the flow is still suspended, its offsets passed:
+        a SIGKILLed agent's successor then never saw the messages its predecessor had not
+        committed. Messages that come twice are dropped by fresh()."""
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        if repositioned.is_set() or not recovery.completed.is_set():
+            return
+        await asyncio.sleep(REPOSITION_EVERY)  # past a fetch in flight (faust's getmany: 1 s)
+        places = sorted((tp.topic, tp.partition) for tp in app.consumer.assignment()
+                        if tp.topic in topics_read)
+        for topic, partition in places:
+            await app.consumer.seek(TP(topic, partition), next_offset.get((topic, partition), 0))
+        repositioned.set()
+        log.info("analytics agent reading %d case partitions on from the offsets it has not "
+                 "folded", len(places))
 
     @app.agent(case_topics, name="case-facts")
     async def publish_case_facts(stream: faust.StreamT[bytes]) -> None:
         # take_events, not take: each event's partition is the partition of its case's row.
         batches = cast(faust.Stream[bytes], stream).take_events(BATCH_SIZE, within=BATCH_WITHIN)
-        async for batch in batches:
+        async for taken in batches:
+            batch = fresh(taken)
+            if not batch:
+                continue
             partition_of: dict[str, int] = {}
             events: list[DomainEvent] = []
             for item in batch:
@@ -194,6 +251,7 @@ def make_app(settings: KafkaSettings, key: bytes, partitions: int | None = None,
                 table.data[row] = value
                 saves.append(table.send_changelog(partition_of[case], row, value))
             await asyncio.gather(*saves)
+            folded(batch)
             if deliveries:
                 log.info("read %d case messages, published %d case facts and weekly counts",
                          len(batch), len(deliveries))
@@ -236,7 +294,7 @@ def case_partitions(admin: KafkaAdminClient, settings: KafkaSettings) -> int:
     return len(described.get("partitions") or ()) or settings.partitions
 
 
-def ensure_changelog(settings: KafkaSettings) -> tuple[int, int]:
+def ensure_changelog(settings: KafkaSettings) -> tuple[int, dict[Place, int]]:
     """Make the table's changelog and the group's offsets one state (module docstring);
     returns the changelog's partition count (that of the case topics) and how many case
     messages the group has committed (0: it reads from the beginning)."""
@@ -267,7 +325,9 @@ def ensure_changelog(settings: KafkaSettings) -> tuple[int, int]:
                     raise RuntimeError(f"cannot create {CHANGELOG_TOPIC}")
                 time.sleep(0.5)
             admin.wait_for_topics([CHANGELOG_TOPIC], timeout_ms=30_000)
-        return partitions, sum(max(0, meta.offset) for meta in committed.values())
+        return partitions, {(tp.topic, tp.partition): meta.offset
+                            for tp, meta in committed.items()
+                            if tp.topic in case_topic_names() and meta.offset >= 0}
     finally:
         admin.close()
 
@@ -275,8 +335,8 @@ def ensure_changelog(settings: KafkaSettings) -> tuple[int, int]:
 def run_analytics_worker(settings: KafkaSettings, key: bytes, loglevel: str = "warn") -> None:
     """Run the analytics agent until SIGTERM or SIGINT."""
     ensure_topics(settings, PRINCIPAL)  # faust does not create them here; secured: provisioned
-    partitions, already_read = ensure_changelog(settings)
-    app = make_app(settings, key, partitions, already_read)
+    partitions, committed = ensure_changelog(settings)
+    app = make_app(settings, key, partitions, committed)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     try:
         worker.execute_from_commandline()
