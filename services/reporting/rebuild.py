@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from events.codec import decode, encode, from_payload, why_unreadable
+from events.codec import decode, encode, stored_wire, why_unreadable
 from events.envelope import CaseEvent, DomainEvent
 from services.reporting.projections.case_state import SERVICE_ORDER, State, apply, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
@@ -89,10 +89,8 @@ def store_stream(app: ServiceApplication) -> Iterator[Decoded]:
                 event = app.decode(n)
                 yield event, encode(event)
                 continue
-            payload = orjson.loads(n.state)
-            payload["originator_id"] = str(n.originator_id)
-            payload["originator_version"] = n.originator_version
-            yield from_payload(payload), orjson.dumps(payload)
+            wire = stored_wire(n.originator_id, n.originator_version, n.state)
+            yield decode(wire), wire
 
 
 def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[Decoded]]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from events.codec import encode_state, from_payload
+from events.codec import decode_stored, encode_state
 from events.envelope import DomainEvent
 
 
@@ -35,7 +34,4 @@ class PublishedEventMapper(Mapper[Any]):
             state = self.cipher.decrypt(state)
         if self.compressor:
             state = self.compressor.decompress(state)
-        payload = orjson.loads(state)
-        payload["originator_id"] = str(stored_event.originator_id)
-        payload["originator_version"] = stored_event.originator_version
-        return from_payload(payload)
+        return decode_stored(stored_event.originator_id, stored_event.originator_version, state)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from events.codec import decode, encode
+import orjson
+import pytest
+
+from events.codec import decode, encode, encode_state, from_payload, stored_wire, to_payload, why_unreadable
 from events.registry import REGISTRY
 from events.schema_export import SCHEMA_DIR, older_versions, rendered
 from tests.fixtures import Desk, policy
@@ -47,3 +50,32 @@ def test_recorded_events_round_trip_through_the_codec_and_match_their_schema(des
         schema = json.loads(schemas[f"{event.type_name}.v{event.schema_version}.json"])
         assert set(schema["required"]) <= set(payload)
         assert set(payload) <= set(schema["properties"])
+
+
+def test_the_fast_json_path_writes_and_reads_exactly_what_the_dict_path_does(desk: Desk) -> None:
+    """encode()/decode() go through pydantic-core's JSON; the bytes and the events must be
+    those of the dict path (to_payload + orjson, from_payload), which the upcasters use."""
+    desk.load_policies(policy())
+    case = desk.open()
+    desk.to_review(case)
+    desk.act(desk.rt.review.submit_opinion, case, "confirmed", "Agree", "Dr X")
+    desk.act(desk.rt.reporting.deliver_report, case)
+    for event in desk.rt.reporting.views.audit_trail(case):
+        dict_bytes = orjson.dumps(to_payload(event))
+        assert encode(event) == dict_bytes
+        assert decode(dict_bytes) == from_payload(orjson.loads(dict_bytes)) == event
+        state = encode_state(event)
+        assert b"originator_id" not in state
+        assert stored_wire(event.originator_id, event.originator_version, state) == dict_bytes
+        # Keys in another order, or an older version's head, take the dict path and agree.
+        reordered = orjson.dumps(dict(reversed(orjson.loads(dict_bytes).items())))
+        assert decode(reordered) == event
+
+
+def test_bytes_the_fast_path_refuses_get_the_dict_paths_reason() -> None:
+    head = b'{"type":"consent_granted","schema_version":1,'
+    for data, reason in [(head + b'"scope":', "not JSON"),
+                         (head + b'"extra":1}', "originator_id: Field required")]:
+        with pytest.raises(Exception) as refused:
+            decode(data)
+        assert why_unreadable(refused.value).startswith(reason), why_unreadable(refused.value)
