@@ -19,19 +19,34 @@ class EmbeddedPipeline:
     def __init__(self, services: Mapping[str, ServiceApplication], pipes: Sequence[tuple[str, str]]):
         self.services = services
         self.pipes = tuple(pipes)
+        #: Per pipe, the leader's head up to which this process has pulled. Never ahead of
+        #: the follower's tracking position (only our own finished pulls raise it); behind
+        #: it when another process pumped the same home, and then a pull finds nothing.
+        self.seen: dict[tuple[str, str], int] = {}
         for leader, follower in self.pipes:
             services[follower].follow(leader, services[leader].notification_log)
 
     def pump(self) -> int:
-        """Let every follower catch up; returns how many pipes moved."""
+        """Let every follower catch up; returns how many pipes moved.
+
+        Each pass reads each leader's head (its highest notification id) once and pulls
+        only where a follower's tracking position is behind it: after a command most pipes
+        have nothing to move, and a read of two small indexes is all they cost."""
         applied = 0
         while True:
             moved = 0
-            for leader, follower in self.pipes:
+            heads: dict[str, int] = {}
+            for pipe in self.pipes:
+                leader, follower = pipe
+                if leader not in heads:
+                    heads[leader] = self.services[leader].recorder.max_notification_id() or 0
+                if self.seen.get(pipe, 0) >= heads[leader]:
+                    continue
                 app = self.services[follower]
-                before = app.recorder.max_tracking_id(leader) or 0
+                # Pulls from its own tracking position, up to the leader's end: past the head.
                 retrying(lambda app=app, leader=leader: app.pull_and_process(leader))  # type: ignore[misc]
-                moved += (app.recorder.max_tracking_id(leader) or 0) != before
+                self.seen[pipe] = heads[leader]
+                moved += 1
             if not moved:
                 return applied
             applied += moved
