@@ -30,7 +30,7 @@ from kafka.errors import KafkaError
 from events.topics import DEADLETTER_TOPIC, partner_opinions_topic, partner_requests_topic
 from services.common.context import Context
 from services.review.application import PartnerVerdict, Review
-from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
+from services.runtime.kafka.config import FLUSH_TIMEOUT, SERVICE_PRINCIPALS, KafkaSettings
 
 log = logging.getLogger("cases.partners")
 
@@ -103,7 +103,7 @@ class PartnerGateway:
                 topic, key=str(message.pack_id).encode(), value=message.model_dump_json().encode(),
                 headers=[("type", message.type.encode()),
                          ("message_id", str(message.message_id).encode())]))
-        self.producer.flush()
+        self.producer.flush(timeout=FLUSH_TIMEOUT)
         for future in futures:
             future.get(timeout=30)  # raises if the broker refused any: the batch is sent again
         recorder.insert_tracking(Tracking(RELAY_NAME, last))
@@ -174,4 +174,4 @@ class PartnerGateway:
                    ("dlq_consumer", CONSUMER_NAME.encode()),
                    ("dlq_origin", f"{message.topic}:{message.partition}:{message.offset}".encode())]
         self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
-        self.producer.flush()
+        self.producer.flush(timeout=FLUSH_TIMEOUT)

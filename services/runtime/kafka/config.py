@@ -25,6 +25,11 @@ SERVICE_PRINCIPALS = {
     "reporting": "svc-reporting",
     "analytics": "svc-analytics",
 }
+#: The longest a worker waits for the broker to take what it sent (kafka-python's own flush
+#: waits for the delivery timeout, two minutes). A worker blocked that long serves no
+#: command, so a broker outage would make every command fail as "busy"; bounded, the send
+#: fails, the worker backs off and sends the same batch again later.
+FLUSH_TIMEOUT = 10.0
 CLI_PRINCIPAL = "cases-cli"  # reads offsets and lag, the dead-letter topic, replay reads
 ADMIN_PRINCIPAL = "admin"  # topics, users and ACLs: `cases partner add|remove`, provisioning
 

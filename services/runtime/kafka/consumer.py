@@ -32,7 +32,7 @@ from events.codec import decode, why_unreadable
 from events.topics import DEADLETTER_TOPIC, case_topic
 from services.common.errors import Refused
 from services.runtime.application import ServiceApplication
-from services.runtime.kafka.config import SERVICE_PRINCIPALS, KafkaSettings
+from services.runtime.kafka.config import FLUSH_TIMEOUT, SERVICE_PRINCIPALS, KafkaSettings
 from services.runtime.metrics import WorkerMetrics
 
 log = logging.getLogger("cases.consumer")
@@ -292,7 +292,7 @@ class ServiceConsumer:
                     message.offset, reason)
         headers = [*list(message.headers or []), ("dlq_reason", reason.encode()), ("dlq_consumer", self.app.name.encode()), ("dlq_origin", f"{message.topic}:{message.partition}:{message.offset}".encode())]
         sent = self.producer.send(DEADLETTER_TOPIC, key=message.key, value=message.value, headers=headers)
-        self.producer.flush()
+        self.producer.flush(timeout=FLUSH_TIMEOUT)
         sent.get(timeout=30)  # raises if the broker did not take it: the message is read again
 
     def lag(self) -> dict[tuple[str, int], int]:

@@ -21,7 +21,7 @@ from kafka import KafkaProducer
 from events.codec import encode
 from events.topics import case_topic
 from services.runtime.application import ServiceApplication
-from services.runtime.kafka.config import KafkaSettings
+from services.runtime.kafka.config import FLUSH_TIMEOUT, KafkaSettings
 
 BATCH = 500
 
@@ -39,6 +39,9 @@ def make_producer(settings: KafkaSettings, principal: str) -> KafkaProducer:
         linger_ms=5,
         batch_size=64 * 1024,
         max_in_flight_requests_per_connection=5,
+        # send() waits this long for a topic's metadata (default 60 s): bounded like the
+        # flush, so a worker facing a dead broker gets back to its commands (FLUSH_TIMEOUT).
+        max_block_ms=int(FLUSH_TIMEOUT * 500),
     )
 
 
@@ -72,7 +75,7 @@ class OutboxRelay:
             ]
             futures.append(self.producer.send(self.topic, key=str(n.originator_id).encode(),
                                               value=encode(event), headers=headers))
-        self.producer.flush()
+        self.producer.flush(timeout=FLUSH_TIMEOUT)
         for future in futures:
             future.get(timeout=30)  # raises if the broker refused any of them
         if os.environ.get("CASES_FAULT") == "after_ack":

@@ -18,6 +18,7 @@ backlog, reporting's case counts) are refreshed at most every GAUGE_SECONDS.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -158,9 +159,17 @@ class Worker:
         self.close()
 
     def pause(self, seconds: float) -> None:
+        """Wait out a broker that does not answer, still serving the service's commands:
+        they only write its own store, and the relay publishes them once the broker is back."""
         deadline = time.monotonic() + seconds
         while self.running and time.monotonic() < deadline:
-            time.sleep(0.1)
+            moved = 0
+            for companion in self.companions:
+                # A companion that needs the broker waits for it like the rest.
+                with contextlib.suppress(*BROKER_ERRORS):
+                    moved += companion.poll_once()
+            if not moved:
+                time.sleep(0.1)
 
     def close(self) -> None:
         for companion in self.companions:
