@@ -38,8 +38,9 @@ BATCH = 500
 #: fifth of the rebuild's time; a much longer transaction would hold SQLite's one write
 #: lock away from the live reporting worker for seconds.
 COMMIT_EVERY = 5000
-#: Messages buffered per partition before its fetching pauses (bounds the merge's memory).
+#: Messages taken per partition per fetch (bounds the merge's memory).
 PARTITION_BUFFER = 2000
+FETCH_WAIT_MS = 10
 Progress = Callable[[int], None]
 #: An event with the JSON payload the views store for it (its wire form).
 Decoded = tuple[DomainEvent, bytes]
@@ -102,18 +103,19 @@ def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[D
 
 class PartitionReader:
     """One consumer over many partitions, read as one lazy stream per partition up to the
-    end offsets taken when it started. A partition whose buffer is full is paused, so the
-    merge holds at most PARTITION_BUFFER messages of each partition in memory."""
+    end offsets taken when it started. The consumer fetches for one partition at a time,
+    the one the merge is waiting for, so the merge holds at most a fetch's worth of each
+    partition in memory. (Pausing and resuming partitions on one assignment instead left
+    kafka-python 3 waiting for ever on a partition whose fetch it had dropped: B4.)"""
 
     def __init__(self, consumer: Any, partitions: list[Any]):
         self.consumer = consumer
         self.ends = consumer.end_offsets(partitions) if partitions else {}
-        self.partitions = [tp for tp in partitions if self.ends[tp] > 0]
+        starts = consumer.beginning_offsets(partitions) if partitions else {}
+        self.partitions = [tp for tp in partitions if self.ends[tp] > starts[tp]]
+        self.next = {tp: starts[tp] for tp in self.partitions}
         self.buffers: dict[Any, deque[Any]] = {tp: deque() for tp in self.partitions}
         self.done: set[Any] = set()
-        if self.partitions:
-            consumer.assign(self.partitions)
-            consumer.seek_to_beginning(*self.partitions)
 
     def messages(self, tp: Any) -> Iterator[Any]:
         buffer = self.buffers[tp]
@@ -126,15 +128,15 @@ class PartitionReader:
 
     def _fetch_for(self, wanted: Any) -> None:
         consumer = self.consumer
+        consumer.assign([wanted])
+        consumer.seek(wanted, self.next[wanted])
         while not self.buffers[wanted] and wanted not in self.done:
-            full = [tp for tp, b in self.buffers.items() if len(b) >= PARTITION_BUFFER or tp in self.done]
-            consumer.pause(*[tp for tp in full if tp != wanted])
-            consumer.resume(*[tp for tp in self.partitions if tp not in full or tp == wanted])
-            for tp, messages in consumer.poll(timeout_ms=500, max_records=BATCH).items():
-                self.buffers[tp].extend(m for m in messages if m.offset < self.ends[tp])
-            for tp in self.partitions:
-                if tp not in self.done and consumer.position(tp) >= self.ends[tp]:
-                    self.done.add(tp)
+            for messages in consumer.poll(timeout_ms=500, max_records=PARTITION_BUFFER).values():
+                if messages:
+                    self.buffers[wanted].extend(m for m in messages if m.offset < self.ends[wanted])
+                    self.next[wanted] = messages[-1].offset + 1
+            if self.next[wanted] >= self.ends[wanted]:
+                self.done.add(wanted)
 
 
 def decoded_messages(messages: Iterable[Any], skipped: list[dict[str, Any]] | None) -> Iterator[Decoded]:
@@ -160,7 +162,10 @@ def topic_batches(bootstrap: str, skipped: list[dict[str, Any]] | None = None,
 
     # As cases-cli: on a secured broker, with its SASL credentials.
     client = KafkaSettings(bootstrap.split(",")).client_config(CLI_PRINCIPAL)
-    consumer = KafkaConsumer(**client, group_id=None, enable_auto_commit=False)
+    # Every partition is read up to an end offset it had at the start, so the broker has
+    # data for each fetch; one that finds none should not wait kafka-python's 500 ms.
+    consumer = KafkaConsumer(**client, group_id=None, enable_auto_commit=False,
+                             fetch_max_wait_ms=FETCH_WAIT_MS)
     try:
         names = topics if topics is not None else [case_topic(s) for s in SERVICES]
         reader = PartitionReader(consumer, all_partitions(consumer, names))

@@ -57,6 +57,8 @@ def tracking_name(topic: str, partition: int) -> str:
 
 
 class PartnerGateway:
+    arrived = None  # its work comes only from topics (worker.Companion)
+
     def __init__(self, app: Review, settings: KafkaSettings, refresh_seconds: float = REFRESH_SECONDS):
         self.app = app
         config = settings.client_config(SERVICE_PRINCIPALS["review"])

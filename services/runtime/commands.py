@@ -182,6 +182,7 @@ class CommandEndpoint:
         self.commands = frozenset(commands) | frozenset(self.extras)
         self.run = run or (lambda call: call())
         self.waiting: queue.Queue[_Pending] = queue.Queue()
+        self.arrived = threading.Event()  # wakes the idle worker (worker.Companion)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"{service}-commands",
@@ -244,6 +245,7 @@ class CommandEndpoint:
                 except (ValueError, KeyError, TypeError, AttributeError, ImportError):
                     return self.answer(400, {"unavailable": "the command could not be read"})
                 endpoint.waiting.put(pending)
+                endpoint.arrived.set()
                 try:
                     result = pending.done.result(timeout=COMMAND_TIMEOUT)
                 except TimeoutError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
 import time
 from typing import Any, Protocol
 
@@ -36,7 +37,12 @@ from services.runtime.kafka.topics import ensure_topics
 from services.runtime.metrics import WorkerMetrics
 
 log = logging.getLogger("cases.worker")
-IDLE_PAUSE = 0.02
+#: An idle worker's round: the consumer waits up to POLL_MS for messages (one that comes
+#: ends the wait), then the loop pauses up to IDLE_PAUSE, a pause a command's arrival ends
+#: (Companion.arrived). So a command waits at most POLL_MS to start, a message at most
+#: IDLE_PAUSE, and an idle worker makes about 50 rounds a second.
+POLL_MS = 10
+IDLE_PAUSE = 0.01
 GAUGE_SECONDS = 5.0
 MAX_BACKOFF = 30.0
 READY_ANYWAY = 20.0  # an instance given no partition (more instances than partitions) is still up
@@ -47,6 +53,10 @@ class Companion(Protocol):
     """A loop that runs inside a service's worker, beside its relay and consumer (records'
     partner gateway: packs out to partner topics, opinions in). `poll_once` does one bounded
     step and returns how much it moved; it must not block for long."""
+
+    #: Set when work has arrived that is not on a topic (a command), so that an idle worker
+    #: wakes for it at once; None for a companion whose work comes only by polling.
+    arrived: threading.Event | None
 
     def poll_once(self) -> int: ...
 
@@ -79,7 +89,7 @@ class Worker:
     def step(self) -> int:
         leading = self.lease.held()  # this instance relays the outbox and runs the timer
         published = self.publish() if leading else 0
-        consumed = self.consumer.poll_once(timeout_ms=10 if published else 50)
+        consumed = self.consumer.poll_once(timeout_ms=POLL_MS)
         if leading:
             published += self.publish()
         self.metrics.events_published(published)
@@ -155,8 +165,16 @@ class Worker:
                          [f"{topic}[{partition}]" for topic, partition in self.consumer.assignment()])
                 announced = True
             if not moved:
-                time.sleep(IDLE_PAUSE)
+                self.idle()
         self.close()
+
+    def idle(self) -> None:
+        arrivals = [c.arrived for c in self.companions if c.arrived is not None]
+        if not arrivals:
+            time.sleep(IDLE_PAUSE)
+            return
+        arrivals[0].wait(IDLE_PAUSE)  # a worker has one command endpoint
+        arrivals[0].clear()  # what arrived is in its queue: the next round runs it
 
     def pause(self, seconds: float) -> None:
         """Wait out a broker that does not answer, still serving the service's commands:
