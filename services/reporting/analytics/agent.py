@@ -296,8 +296,8 @@ def case_partitions(admin: KafkaAdminClient, settings: KafkaSettings) -> int:
 
 def ensure_changelog(settings: KafkaSettings) -> tuple[int, dict[Place, int]]:
     """Make the table's changelog and the group's offsets one state (module docstring);
-    returns the changelog's partition count (that of the case topics) and how many case
-    messages the group has committed (0: it reads from the beginning)."""
+    returns the changelog's partition count (that of the case topics) and the group's
+    committed offset per case partition (none: it reads from the beginning)."""
     admin = KafkaAdminClient(**settings.client_config(PRINCIPAL), client_id=f"{APP_ID}-admin")
     try:
         partitions = case_partitions(admin, settings)

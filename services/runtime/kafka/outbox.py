@@ -41,7 +41,7 @@ def make_producer(settings: KafkaSettings, principal: str) -> KafkaProducer:
         max_in_flight_requests_per_connection=5,
         # send() waits this long for a topic's metadata (default 60 s): bounded like the
         # flush, so a worker facing a dead broker gets back to its commands (FLUSH_TIMEOUT).
-        max_block_ms=int(FLUSH_TIMEOUT * 500),
+        max_block_ms=5_000,
     )
 
 

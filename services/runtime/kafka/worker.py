@@ -84,6 +84,8 @@ class Worker:
         self.next_publish = 0.0
         self.relay_backoff = 0.0
         self.companions = list(companions or [])
+        #: What ends an idle pause: the command endpoint's arrivals (a worker has one).
+        self.arrived = next((c.arrived for c in self.companions if c.arrived is not None), None)
         self.running = True
 
     def step(self) -> int:
@@ -169,12 +171,11 @@ class Worker:
         self.close()
 
     def idle(self) -> None:
-        arrivals = [c.arrived for c in self.companions if c.arrived is not None]
-        if not arrivals:
+        if self.arrived is None:
             time.sleep(IDLE_PAUSE)
             return
-        arrivals[0].wait(IDLE_PAUSE)  # a worker has one command endpoint
-        arrivals[0].clear()  # what arrived is in its queue: the next round runs it
+        self.arrived.wait(IDLE_PAUSE)
+        self.arrived.clear()  # what arrived is in its queue: the next round runs it
 
     def pause(self, seconds: float) -> None:
         """Wait out a broker that does not answer, still serving the service's commands:
