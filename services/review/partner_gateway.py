@@ -23,6 +23,8 @@ import re
 import time
 from typing import Any
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
@@ -31,6 +33,7 @@ from events.topics import DEADLETTER_TOPIC, partner_opinions_topic, partner_requ
 from services.common.context import Context
 from services.review.application import PartnerVerdict, Review
 from services.runtime.kafka.config import FLUSH_TIMEOUT, SERVICE_PRINCIPALS, KafkaSettings
+from services.runtime.kafka.consumer import librdkafka_config
 
 log = logging.getLogger("cases.partners")
 
@@ -42,6 +45,12 @@ CONSUMER_NAME = "review-partners"
 RELAY_NAME = "partner-relay"
 BATCH = 200
 REFRESH_SECONDS = 2.0
+#: The gateway runs in the review worker's loop, between its commands: every wait on the
+#: broker is bounded (kafka-python's own metadata lookups wait as long as the broker is
+#: away), and after a failure the gateway rests, doubling up to MAX_BACKOFF.
+METADATA_TIMEOUT = 2.0
+COMMIT_TIMEOUT_MS = 2_000
+MAX_BACKOFF = 30.0
 OPINIONS = re.compile(r"^partner\.(?P<name>[a-z0-9][a-z0-9-]*)\.opinions\.v1$")
 
 
@@ -67,19 +76,30 @@ class PartnerGateway:
         self.consumer = KafkaConsumer(client_id="cases-review-partners", group_id=GROUP,
                                       enable_auto_commit=False, auto_offset_reset="earliest",
                                       max_poll_records=BATCH, fetch_max_wait_ms=20, **config)
+        self.metadata = AdminClient(librdkafka_config(settings, SERVICE_PRINCIPALS["review"]))
+        #: Each topic's partitions as the broker last told them (refreshed with the assignment).
+        self.partitions: dict[str, set[int]] = {}
         self.refresh_seconds = refresh_seconds
         self.next_refresh = 0.0
+        self.backoff = 0.0
+        self.resume_at = 0.0
         self.assigned: set[TopicPartition] = set()
         self.dead_letters = 0
 
     # -- the companion ------------------------------------------------------------------------
 
     def poll_once(self) -> int:
-        try:
-            return self.relay() + self.consume()
-        except KafkaError as error:  # the broker is away: the next step tries again
-            log.warning("partner gateway: %s", type(error).__name__)
+        if time.monotonic() < self.resume_at:
             return 0
+        try:
+            moved = self.relay() + self.consume()
+        except (KafkaError, KafkaException) as error:  # the broker is away: rest, then try again
+            self.backoff = min(MAX_BACKOFF, max(1.0, self.backoff * 2))
+            self.resume_at = time.monotonic() + self.backoff
+            log.warning("partner gateway: %s; trying again in %.0f s", type(error).__name__, self.backoff)
+            return 0
+        self.backoff = 0.0
+        return moved
 
     def close(self) -> None:
         with contextlib.suppress(KafkaError):
@@ -98,7 +118,9 @@ class PartnerGateway:
         futures = []
         for partner, message in messages:
             topic = partner_requests_topic(partner)
-            if not self.consumer.partitions_for_topic(topic):  # registered without a broker
+            if topic not in self.partitions:  # created since the last look, perhaps
+                self.refresh_topics()
+            if not self.partitions.get(topic):  # registered without a broker
                 log.info("nothing sent to %s: it has no requests topic on this broker", partner)
                 continue
             futures.append(self.producer.send(
@@ -125,7 +147,7 @@ class PartnerGateway:
                 handled += 1
         if handled:
             with contextlib.suppress(KafkaError):  # offsets are a hint; positions are in the store
-                self.consumer.commit()
+                self.consumer.commit(timeout_ms=COMMIT_TIMEOUT_MS)
         return handled
 
     def refresh_assignment(self) -> None:
@@ -133,10 +155,11 @@ class PartnerGateway:
         if time.monotonic() < self.next_refresh:
             return
         self.next_refresh = time.monotonic() + self.refresh_seconds
+        self.refresh_topics()
         wanted: set[TopicPartition] = set()
         for partner in self.app.directory().partners:
             topic = partner_opinions_topic(partner)
-            wanted |= {TopicPartition(topic, p) for p in self.consumer.partitions_for_topic(topic) or ()}
+            wanted |= {TopicPartition(topic, p) for p in self.partitions.get(topic, ())}
         if wanted == self.assigned:
             return
         self.consumer.assign(sorted(wanted))
@@ -145,6 +168,11 @@ class PartnerGateway:
             self.consumer.seek(tp, stored)  # the stored position is the next offset to read
         self.assigned = wanted
         log.info("partner gateway reads %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in wanted))
+
+    def refresh_topics(self) -> None:
+        """Ask the broker which topics exist, waiting at most METADATA_TIMEOUT."""
+        topics = self.metadata.list_topics(timeout=METADATA_TIMEOUT).topics
+        self.partitions = {name: set(t.partitions) for name, t in topics.items() if t.error is None}
 
     def handle(self, message: Any, attempts: int = 5) -> PartnerVerdict | None:
         partner = partner_of(message.topic)

@@ -37,6 +37,12 @@ from services.runtime.metrics import WorkerMetrics
 
 log = logging.getLogger("cases.consumer")
 
+#: A commit the broker has not answered within this long is sent again (it was lost with
+#: a connection, say); meanwhile the offsets it carries stay owed.
+COMMIT_PATIENCE = 30.0
+#: How long the lag gauge waits for each answer from the broker (it is skipped if none).
+LAG_TIMEOUT = 2.0
+
 
 def group_id(service: str) -> str:
     return f"cases-{service}"
@@ -113,12 +119,15 @@ class ServiceConsumer:
             "enable.auto.commit": False,  # offsets are committed after the effects are stored
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 20,
+            "on_commit": self.on_commit,
             "logger": logging.getLogger("cases.consumer.librdkafka"),
         })
         self.applied = 0
         self.dead_letters = 0
         self.assignments = 0  # how many times the broker gave this member partitions
         self.uncommitted: dict[tuple[str, int], int] = {}  # handled, not yet committed
+        #: When the commit in flight was sent (None: none is); see commit().
+        self.committing: float | None = None
         self.consumer.subscribe(self.topics, on_assign=self.on_assign, on_revoke=self.on_revoke,
                                 on_lost=self.on_revoke)
 
@@ -205,17 +214,33 @@ class ServiceConsumer:
             self.metrics.event_processed(event, each)
 
     def commit(self) -> None:
-        """Commit the offsets of what was handled. Refused (the broker is away, the group is
-        between two assignments), they are kept and tried again on the next poll: the
-        command line's settle check reads them. A partition that moved to another instance
-        drops its own; the store holds the real position, and a redelivery changes nothing."""
+        """Commit the offsets of what was handled, without waiting: librdkafka defers a
+        commit while the group has no coordinator (the broker is away), and a synchronous
+        one would hold the worker, and the commands it serves, for the whole outage. The
+        offsets stay in `uncommitted` until the broker confirms them (on_commit, served by
+        the next poll); one commit is in flight at a time. The command line's settle check
+        reads them. A partition that moved to another instance drops its own; the store
+        holds the real position, and a redelivery changes nothing."""
+        now = time.monotonic()
+        if self.committing is not None and now - self.committing < COMMIT_PATIENCE:
+            return
         offsets = [Partition(t, p, offset) for (t, p), offset in self.uncommitted.items()]
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            self.consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as error:
             log.info("offset commit deferred: %s", error.args[0].name())
             return
-        self.uncommitted.clear()
+        self.committing = now
+
+    def on_commit(self, error: Any, partitions: list[Any]) -> None:
+        self.committing = None
+        if error is not None:
+            log.info("offset commit deferred: %s", error.name())
+            return
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if tp.error is None and self.uncommitted.get(key) == tp.offset:
+                del self.uncommitted[key]  # a later offset handled meanwhile is still owed
 
     def handle(self, message: Any) -> None:
         job = self.parse(message)
@@ -301,11 +326,11 @@ class ServiceConsumer:
         them): the end offset minus this member's position on its own partitions, else
         minus the group's committed offset. Asks the broker, so the worker calls it only
         every few seconds."""
-        metadata = self.consumer.list_topics(timeout=5)
+        metadata = self.consumer.list_topics(timeout=LAG_TIMEOUT)
         partitions = [Partition(topic, p) for topic in self.topics if topic in metadata.topics
                       for p in sorted(metadata.topics[topic].partitions)]
         done = {(tp.topic, tp.partition): tp.offset
-                for tp in self.consumer.committed(partitions, timeout=5)}
+                for tp in self.consumer.committed(partitions, timeout=LAG_TIMEOUT)}
         mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         if mine:
             for tp in self.consumer.position([Partition(t, p) for t, p in mine]):
@@ -313,7 +338,7 @@ class ServiceConsumer:
                     done[(tp.topic, tp.partition)] = tp.offset
         lags: dict[tuple[str, int], int] = {}
         for tp in partitions:
-            _, end = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            _, end = self.consumer.get_watermark_offsets(tp, timeout=LAG_TIMEOUT, cached=False)
             lags[(tp.topic, tp.partition)] = max(0, end - max(0, done.get((tp.topic, tp.partition), 0)))
         return lags
 

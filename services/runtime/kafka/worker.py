@@ -89,21 +89,29 @@ class Worker:
         self.running = True
 
     def step(self) -> int:
+        """One round. Each part may wait on the broker (boundedly), so the service's
+        commands are run between the parts: a command waits behind one of them at most,
+        never behind a whole round of a broker that is away."""
         leading = self.lease.held()  # this instance relays the outbox and runs the timer
         published = self.publish() if leading else 0
-        consumed = self.consumer.poll_once(timeout_ms=POLL_MS)
+        moved = self.serve()
+        moved += self.consumer.poll_once(timeout_ms=POLL_MS) + self.serve()
         if leading:
             published += self.publish()
         self.metrics.events_published(published)
         for companion in self.companions:
-            consumed += companion.poll_once()
+            moved += companion.poll_once()  # the command endpoint among them
         if leading and self.timer_seconds and time.monotonic() >= self.next_timer:
             self.next_timer = time.monotonic() + self.timer_seconds
             retrying(lambda: self.app.on_timer(self.app.clock.now()))
         if self.metrics_port and time.monotonic() >= self.next_gauges:
             self.next_gauges = time.monotonic() + GAUGE_SECONDS
             self.refresh_gauges(leading)
-        return published + consumed
+        return published + moved
+
+    def serve(self) -> int:
+        """Run the commands that have arrived (the companions that take commands)."""
+        return sum(c.poll_once() for c in self.companions if c.arrived is not None)
 
     def publish(self) -> int:
         """One relay batch. If the broker did not acknowledge it, the producer is replaced
