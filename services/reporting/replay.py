@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events.codec import to_payload
+from events.codec import decode_stored, to_payload
 from events.envelope import DomainEvent
 from events.registry import PERSONAL_DATA_TYPES
 from services.reporting.audit import audit_findings, steps
 from services.reporting.projections.case_state import causal_order, fold
 from services.runtime.application import ServiceApplication
+from services.runtime.attached import stream_rows
 from services.runtime.keystore import is_sealed
 
 ENVELOPE = ("type", "schema_version", "originator_id", "originator_version", "event_id",
@@ -22,11 +23,14 @@ ENVELOPE = ("type", "schema_version", "originator_id", "originator_version", "ev
 
 
 def case_events(services: Mapping[str, ServiceApplication], case_id: UUID) -> list[DomainEvent]:
-    """Read straight from each service's own store: replay does not trust a projection."""
-    found: list[DomainEvent] = []
-    for app in services.values():
-        for stored in app.recorder.select_events(case_id):
-            found.append(app.decode(stored))
+    """Read straight from each service's own store: replay does not trust a projection.
+    SQLite stores are read in one statement (services/runtime/attached.py)."""
+    rows = stream_rows(services, case_id)
+    if rows is not None:
+        found = [decode_stored(case_id, version, state) for _, version, state in rows]
+    else:
+        found = [services[name].decode(stored) for name in services
+                 for stored in services[name].recorder.select_events(case_id)]
     return sorted(found, key=causal_order)
 
 
