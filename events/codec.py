@@ -110,7 +110,10 @@ def _current_head(data: bytes) -> tuple[type[DomainEvent], int] | None:
 
 
 def decode(data: bytes) -> DomainEvent:
-    current = _current_head(data)
+    return _decode(data, _current_head(data))
+
+
+def _decode(data: bytes, current: tuple[type[DomainEvent], int] | None) -> DomainEvent:
     if current is not None:
         cls, end = current
         try:
@@ -123,7 +126,11 @@ def decode(data: bytes) -> DomainEvent:
 def stored_wire(originator_id: UUID | str, originator_version: int, state: bytes) -> bytes:
     """The wire bytes of a stored event (encode_state's bytes with the stream position the
     store keeps in its own columns put back): encode()'s bytes for a current event."""
-    current = _current_head(state)
+    return _stored_wire(originator_id, originator_version, state, _current_head(state))
+
+
+def _stored_wire(originator_id: UUID | str, originator_version: int, state: bytes,
+                 current: tuple[type[DomainEvent], int] | None) -> bytes:
     if current is None:
         payload = orjson.loads(state)
         payload["originator_id"] = str(originator_id)
@@ -136,4 +143,7 @@ def stored_wire(originator_id: UUID | str, originator_version: int, state: bytes
 
 
 def decode_stored(originator_id: UUID | str, originator_version: int, state: bytes) -> DomainEvent:
-    return decode(stored_wire(originator_id, originator_version, state))
+    """The event a stored row holds. The head is read once: the wire form keeps it where
+    the stored bytes had it."""
+    current = _current_head(state)
+    return _decode(_stored_wire(originator_id, originator_version, state, current), current)
