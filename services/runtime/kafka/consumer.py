@@ -344,5 +344,10 @@ class ServiceConsumer:
 
     def close(self) -> None:
         """Leave the group at once, so the other instances take the partitions now rather
-        than after the session timeout."""
+        than after the session timeout. Offsets still owed are sent first: librdkafka's close
+        waits for the commits in flight, so the group's offsets end where this member did."""
+        if self.uncommitted:
+            offsets = [Partition(t, p, offset) for (t, p), offset in self.uncommitted.items()]
+            with contextlib.suppress(KafkaException):
+                self.consumer.commit(offsets=offsets, asynchronous=True)
         self.consumer.close()
