@@ -22,7 +22,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -189,7 +189,9 @@ class FreshViews:
     def __init__(self, sql: ViewSql):
         self.sql = sql
         self.seen: set[bytes] = set()
-        self.states: dict[str, tuple[State, str]] = {}
+        #: Each case's state and the last event folded into it (its causal key is written
+        #: once, with the state: compared as causal_order tuples meanwhile, which sort the same).
+        self.states: dict[str, tuple[State, CaseEvent]] = {}
 
     def add(self, c: Any, items: Iterable[Item]) -> None:
         rows: list[tuple[Any, ...]] = []
@@ -210,15 +212,15 @@ class FreshViews:
         for case_id, events in arrived.items():
             events.sort(key=causal_order)
             known = self.states.get(case_id)
-            if known is None or causal_key(events[0]) > known[1]:
+            if known is None or causal_order(events[0]) > causal_order(known[1]):
                 state = known[0] if known else {}
                 for event in events:
                     state = apply(state, event)
-                last = causal_key(events[-1])
+                last = events[-1]
             else:  # out of causal order: refold from the trail, this batch's rows included
                 c.execute(self.sql.case_payloads, (case_id,))
                 trail = sorted((decode(bytes(r["payload"])) for r in c.fetchall()), key=causal_order)
-                state, last = fold(trail), causal_key(trail[-1])
+                state, last = fold(trail), cast(CaseEvent, trail[-1])
             self.states[case_id] = (state, last)
             member = state.get("member_ref")
             consents += [row for row in (consent_row(e, member) for e in events) if row is not None]
@@ -227,7 +229,7 @@ class FreshViews:
 
     def write_states(self, c: Any) -> None:
         c.executemany(self.sql.upsert_state, [
-            (case_id, state["status"], orjson.dumps(state), last)
+            (case_id, state["status"], orjson.dumps(state), causal_key(last))
             for case_id, (state, last) in self.states.items()])
 
 
