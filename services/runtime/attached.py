@@ -29,8 +29,10 @@ _local = threading.local()
 Row = tuple[str, int, bytes]  # (service, originator_version, state)
 
 
-def sqlite_file(app: Any) -> Path | None:
-    """The service's store file, where it is a plain SQLite file; else None."""
+def sqlite_file(app: Any) -> tuple[str, Path] | None:
+    """The service's store as the URI to attach and the file it names, where it is a plain
+    SQLite file; else None. A read-only home's recorder already reads through a URI that
+    SQLite can open there (stores.readonly_uri: immutable, or a private copy): that one."""
     mapper = app.mapper
     if getattr(mapper, "cipher", None) or getattr(mapper, "compressor", None):
         return None
@@ -38,9 +40,10 @@ def sqlite_file(app: Any) -> Path | None:
     name = getattr(pool, "db_name", None)
     if not isinstance(name, str) or getattr(pool, "is_sqlite_memory_mode", True):
         return None
-    if name.startswith("file:"):  # a read-only URI (stores.readonly_uri)
-        name = unquote(urlsplit(name).path)
-    return Path(name)
+    if name.startswith("file:"):
+        return name, Path(unquote(urlsplit(name).path))
+    path = Path(name).resolve()
+    return f"file:{quote(str(path))}?mode=ro", path
 
 
 def stream_rows(services: Mapping[str, Any], stream_id: UUID) -> list[Row] | None:
@@ -48,10 +51,10 @@ def stream_rows(services: Mapping[str, Any], stream_id: UUID) -> list[Row] | Non
     not a plain SQLite file."""
     files = {}
     for service, app in services.items():
-        path = sqlite_file(app)
-        if path is None:
+        found = sqlite_file(app)
+        if found is None:
             return None
-        files[service] = path
+        files[service] = found
     connection, names = _connection(files)
     query = " UNION ALL ".join(
         f"SELECT '{service}', originator_version, state FROM {alias}.stored_events WHERE originator_id = ?1"
@@ -60,17 +63,17 @@ def stream_rows(services: Mapping[str, Any], stream_id: UUID) -> list[Row] | Non
     return connection.execute(query, (stream_id.hex,)).fetchall()
 
 
-def _connection(files: dict[str, Path]) -> tuple[sqlite3.Connection, dict[str, str]]:
-    key = tuple((service, str(path), _inode(path)) for service, path in sorted(files.items()))
+def _connection(files: dict[str, tuple[str, Path]]) -> tuple[sqlite3.Connection, dict[str, str]]:
+    key = tuple((service, uri, _inode(path)) for service, (uri, path) in sorted(files.items()))
     kept: dict[tuple[Any, ...], tuple[sqlite3.Connection, dict[str, str]]] = _local.__dict__.setdefault("kept", {})
     found = kept.get(key)
     if found is not None:
         return found
     connection = sqlite3.connect(":memory:", uri=True, isolation_level=None)
     names = {}
-    for number, (service, path) in enumerate(sorted(files.items())):
+    for number, (service, (uri, _)) in enumerate(sorted(files.items())):
         alias = f"store{number}"
-        connection.execute(f"ATTACH DATABASE ? AS {alias}", (f"file:{quote(str(path.resolve()))}?mode=ro",))
+        connection.execute(f"ATTACH DATABASE ? AS {alias}", (uri,))
         names[service] = alias
     if len(kept) >= KEPT:
         stale, _ = kept.pop(next(iter(kept)))
