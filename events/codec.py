@@ -143,7 +143,14 @@ def _stored_wire(originator_id: UUID | str, originator_version: int, state: byte
 
 
 def decode_stored(originator_id: UUID | str, originator_version: int, state: bytes) -> DomainEvent:
-    """The event a stored row holds. The head is read once: the wire form keeps it where
-    the stored bytes had it."""
+    """The event a stored row holds."""
+    return stored_event_and_wire(originator_id, originator_version, state)[0]
+
+
+def stored_event_and_wire(originator_id: UUID | str, originator_version: int,
+                          state: bytes) -> tuple[DomainEvent, bytes]:
+    """The event a stored row holds and its wire bytes. The head is read once: the wire
+    form keeps it where the stored bytes had it."""
     current = _current_head(state)
-    return _decode(_stored_wire(originator_id, originator_version, state, current), current)
+    wire = _stored_wire(originator_id, originator_version, state, current)
+    return _decode(wire, current), wire

@@ -19,19 +19,23 @@ five times.
 from __future__ import annotations
 
 import heapq
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from typing import Any, cast
+from uuid import UUID
 
 import orjson
 
-from events.codec import decode, encode, stored_wire, why_unreadable
+from events.codec import decode, encode, stored_event_and_wire, why_unreadable
 from events.envelope import CaseEvent, DomainEvent
 from services.reporting.projections.case_state import SERVICE_ORDER, State, apply, causal_order, fold
 from services.reporting.projections.consent_history import consent_row
 from services.reporting.views import CaseViews, ViewSql, causal_key, view_sql_for
 from services.runtime.application import ServiceApplication
+from services.runtime.attached import sqlite_file
 
 BATCH = 500
 #: Events per transaction on the fresh tables: a commit (an fsync) per 500 events was a
@@ -81,17 +85,33 @@ def by_causal_order(streams: Iterable[Iterable[Decoded]]) -> Iterator[Decoded]:
 
 def store_stream(app: ServiceApplication) -> Iterator[Decoded]:
     """One service's log, decoded once: the stored JSON plus the stream position the
-    store keeps in its own columns is the event's wire form (events/codec.py)."""
+    store keeps in its own columns is the event's wire form (events/codec.py). A plain
+    SQLite store is read in one statement (one snapshot), without eventsourcing's
+    notification objects."""
+    found = sqlite_file(app)
+    if found is not None:
+        yield from sqlite_stream(found[0])
+        return
     mapper: Any = app.mapper
     plain = not getattr(mapper, "cipher", None) and not getattr(mapper, "compressor", None)
     for section in app.notification_sections(size=BATCH):
         for n in section:
-            if not plain:
+            if plain:
+                yield stored_event_and_wire(n.originator_id, n.originator_version, n.state)
+            else:
                 event = app.decode(n)
                 yield event, encode(event)
-                continue
-            wire = stored_wire(n.originator_id, n.originator_version, n.state)
-            yield decode(wire), wire
+
+
+def sqlite_stream(uri: str) -> Iterator[Decoded]:
+    with closing(sqlite3.connect(uri, uri=True)) as connection:
+        # eventsourcing's notification id is the rowid: this is the log's order.
+        rows = connection.execute(
+            "SELECT originator_id, originator_version, state FROM stored_events ORDER BY rowid")
+        while batch := rows.fetchmany(BATCH):
+            for originator, version, state in batch:
+                # As eventsourcing stores a UUID originator id: its hex digits.
+                yield stored_event_and_wire(UUID(hex=originator), version, state)
 
 
 def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[Decoded]]:
