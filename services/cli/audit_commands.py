@@ -16,7 +16,7 @@ def rebuild() -> None:
 
     from services.reporting.rebuild import rebuild_views, store_batches
 
-    with runtime() as rt, Progress(disable=OPTIONS.json, transient=True) as bar:
+    with runtime(tick=False) as rt, Progress(disable=OPTIONS.json, transient=True) as bar:
         task = bar.add_task("Rebuilding the views", total=None)
         settings = getattr(rt, "settings", None)
         if settings is not None:  # reporting's own worker rebuilds its store

@@ -128,12 +128,14 @@ def reader() -> str:
 
 
 @contextmanager
-def runtime(*, reads: bool = False) -> Iterator[Deployment]:
+def runtime(*, reads: bool = False, tick: bool = True) -> Iterator[Deployment]:
     """The deployment under --home: embedded by default, or over Kafka with CASES_BUS.
 
     A command that writes is, embedded, also the clock's tick and finishes what a process
     that died left half-way (over Kafka, the workers do both). A read (`reads=True`) opens
-    every store read-only and writes nothing, not even a missing home."""
+    every store read-only and writes nothing, not even a missing home. `tick=False` is for
+    a command that writes only derived data (`cases rebuild`): it finishes what was left
+    half-way but records no case event of its own."""
     from services.bootstrap import deployment
     from services.runtime.stores import NoStores
 
@@ -147,7 +149,8 @@ def runtime(*, reads: bool = False) -> Iterator[Deployment]:
     try:
         if not reads and bus is None:
             rt.pump()
-            rt.tick()
+            if tick:
+                rt.tick()
         yield rt
         if not rt.settled:
             OPTIONS.unsettled = getattr(rt, "unsettled_reason", "the services have not caught up")

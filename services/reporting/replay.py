@@ -27,10 +27,11 @@ def case_events(services: Mapping[str, ServiceApplication], case_id: UUID) -> li
     SQLite stores are read in one statement (services/runtime/attached.py)."""
     rows = stream_rows(services, case_id)
     if rows is not None:
-        found = [decode_stored(case_id, version, state) for _, version, state in rows]
+        stream = str(case_id)
+        found = [decode_stored(stream, version, state) for _, version, state in rows]
     else:
-        found = [services[name].decode(stored) for name in services
-                 for stored in services[name].recorder.select_events(case_id)]
+        found = [app.decode(stored) for app in services.values()
+                 for stored in app.recorder.select_events(case_id)]
     return sorted(found, key=causal_order)
 
 

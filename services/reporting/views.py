@@ -140,7 +140,11 @@ class CaseViews:
         return list(self.states_by_case().values())
 
     def states_by_case(self) -> dict[str, dict[str, Any]]:
-        return {r["case_id"]: orjson.loads(bytes(r["state"])) for r in self._rows(self._sql.all_states)}
+        return {case_id: orjson.loads(state) for case_id, state in self.stored_states().items()}
+
+    def stored_states(self) -> dict[str, bytes]:
+        """Each case's state as the views store it (orjson's bytes of the fold)."""
+        return {r["case_id"]: bytes(r["state"]) for r in self._rows(self._sql.all_states)}
 
     def count_by_status(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self._rows(self._sql.by_status)}

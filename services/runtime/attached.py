@@ -1,4 +1,5 @@
-"""One stream's rows from every service's SQLite store in one statement (ATTACH).
+"""Reading a service's plain SQLite store straight, without eventsourcing's recorder: one
+stream's rows from every store in one statement (ATTACH), and a whole log in one.
 
 Why: the auditor's replay reads a case straight from the four stores (it does not trust a
 projection). Through eventsourcing that is four recorder calls, each its own transaction,
@@ -7,7 +8,8 @@ replay (bench B5). One connection with the four files attached, read-only, answe
 one statement.
 
 Only where every store is a plain SQLite file (no cipher, no compressor): otherwise
-`stream_rows` says None and the caller reads through the recorders. The connection is
+`stream_rows` says None and the caller reads through the recorders. `log_rows` serves
+`cases rebuild` the same way (one statement, one snapshot of each store). The connection is
 kept per thread and per set of files, and a file replaced under it (a home made afresh at
 the same path) is noticed by its inode, so a kept connection never reads a deleted store.
 """
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -29,12 +32,27 @@ _local = threading.local()
 Row = tuple[str, int, bytes]  # (service, originator_version, state)
 
 
+#: Rows fetched at a time from a whole log.
+FETCH = 500
+
+
+def plain_mapper(app: Any) -> bool:
+    """Whether the service stores events as their bytes (no cipher, no compressor)."""
+    return not getattr(app.mapper, "cipher", None) and not getattr(app.mapper, "compressor", None)
+
+
+def stored_id(hex_digits: str) -> str:
+    """A stream id as eventsourcing keeps a UUID in SQLite (its 32 hex digits), written as
+    str(UUID) writes it: without making a UUID, which was a tenth of a rebuild's read."""
+    h = hex_digits
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def sqlite_file(app: Any) -> tuple[str, Path] | None:
     """The service's store as the URI to attach and the file it names, where it is a plain
     SQLite file; else None. A read-only home's recorder already reads through a URI that
     SQLite can open there (stores.readonly_uri: immutable, or a private copy): that one."""
-    mapper = app.mapper
-    if getattr(mapper, "cipher", None) or getattr(mapper, "compressor", None):
+    if not plain_mapper(app):
         return None
     pool = getattr(getattr(app.recorder, "datastore", None), "pool", None)
     name = getattr(pool, "db_name", None)
@@ -61,6 +79,17 @@ def stream_rows(services: Mapping[str, Any], stream_id: UUID) -> list[Row] | Non
         for service, alias in names.items())
     # As eventsourcing stores a UUID originator id: its hex digits.
     return connection.execute(query, (stream_id.hex,)).fetchall()
+
+
+def log_rows(uri: str) -> Iterator[tuple[str, int, bytes]]:
+    """A store's whole log as (stream id, version, stored bytes), in notification order
+    (eventsourcing's notification id is the rowid), read in one statement."""
+    with closing(sqlite3.connect(uri, uri=True)) as connection:
+        rows = connection.execute(
+            "SELECT originator_id, originator_version, state FROM stored_events ORDER BY rowid")
+        while batch := rows.fetchmany(FETCH):
+            for originator, version, state in batch:
+                yield stored_id(originator), version, state
 
 
 def _connection(files: dict[str, tuple[str, Path]]) -> tuple[sqlite3.Connection, dict[str, str]]:

@@ -7,7 +7,7 @@ A pure function of the events: the live view, `cases show`, `cases replay` and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from events.envelope import CaseEvent, DomainEvent
@@ -16,9 +16,17 @@ State = dict[str, Any]
 SERVICE_ORDER = {"intake": 0, "records": 1, "review": 2, "reporting": 3}
 
 
-def causal_order(event: DomainEvent) -> tuple[Any, ...]:
-    """Time order across services; ties go upstream first (intake before records ...)."""
-    return (event.occurred_at, SERVICE_ORDER[event.service], event.originator_version)
+def causal_order(event: DomainEvent) -> tuple[float, int, int]:
+    """Time order across services; ties go upstream first (intake before records ...).
+
+    The moment as POSIX seconds: comparing two aware datetimes asks each for its UTC
+    offset every time, a float is compared as it is (the rebuild's merge compares each
+    event's key many times). Exact for ordering: until 2106 adjacent doubles near a POSIX
+    time are under half a microsecond apart, so moments a microsecond apart stay apart."""
+    at = event.occurred_at
+    if at.tzinfo is None:  # the envelope asks for an aware moment; a naive one is taken as UTC
+        at = at.replace(tzinfo=UTC)
+    return (at.timestamp(), SERVICE_ORDER[event.service], event.originator_version)
 
 
 def fold(events: Iterable[DomainEvent]) -> State:
