@@ -5,26 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
 from events import intake, records
-from events.envelope import CaseEvent, DomainEvent
+from events.envelope import DomainEvent
 from events.intake import CaseCancelled
 from events.partner import OpinionGiven
 from events.records import CaseReadyForReview, ReviewConsentWithdrawn, ReviewPackPrepared
-from events.review import (
-    NoReviewerAvailable,
-    OpinionSubmitted,
-    ReviewerAssigned,
-    ReviewResumed,
-    ReviewSlaBreached,
-    ReviewStarted,
-    ReviewStopped,
-    ReviewSuspended,
-)
 from services.common.aggregate import Aggregate
 from services.common.context import Context, london_date
 from services.common.errors import Refused
@@ -33,14 +23,19 @@ from services.review.domain.review import CaseReview
 from services.review.domain.reviewers import DIRECTORY_ID, Reviewer, ReviewerDirectory
 from services.review.partner_messages import OUTBOUND_TYPES, ToPartner, parse_partner_message, to_partner
 from services.review.referral_book import BOOK_TYPES, ReferralBook
+from services.review.review_clock import CLOCK_TYPES, ReviewClock
 from services.runtime.application import Reaction, ServiceApplication
 from services.runtime.keystore import MemberKeys as Vault
 
-_CLOCK_EVENTS = [
-    e.type_name
-    for e in (ReviewStarted, ReviewResumed, ReviewSuspended, ReviewStopped, ReviewSlaBreached, OpinionSubmitted)
-]
-_WAITING_EVENTS = [e.type_name for e in (NoReviewerAvailable, ReviewerAssigned, ReviewStopped, OpinionSubmitted)]
+
+class _Folds(Protocol):
+    position: int
+
+    def fold(self, events: Iterable[DomainEvent]) -> None: ...
+
+
+#: A book kept from review's own log (ReferralBook, ReviewClock).
+Book = TypeVar("Book", bound=_Folds)
 
 
 @dataclass(frozen=True)
@@ -64,6 +59,7 @@ class Review(ServiceApplication):
         super().__init__(env, clock)
         self.vault = vault  # seals the opinion's free text under the member's key
         self._book = ReferralBook()
+        self._clock = ReviewClock()
 
     # -- directory ------------------------------------------------------------------------
 
@@ -119,9 +115,16 @@ class Review(ServiceApplication):
 
     def referral_book(self) -> ReferralBook:
         """The book of referrals, brought up to date with what was stored since last read."""
-        book = self._book
+        return self._caught_up(self._book, BOOK_TYPES)
+
+    def review_clock(self) -> ReviewClock:
+        """Running reviews' due dates and the reviews waiting for a reviewer, brought up to
+        date with what was stored since last read."""
+        return self._caught_up(self._clock, CLOCK_TYPES)
+
+    def _caught_up(self, book: Book, topics: list[str]) -> Book:
         while section := self.recorder.select_notifications(start=book.position + 1, limit=1000,
-                                                            topics=BOOK_TYPES):
+                                                            topics=topics):
             book.fold(self.decode(n) for n in section)
             book.position = section[-1].id
         return book
@@ -269,9 +272,8 @@ class Review(ServiceApplication):
 
     def flag_overdue_reviews(self, today: date, ctx: Context) -> int:
         """Record a breach on every running review whose due date has passed."""
-        overdue = [case_id for case_id, due in self.running_reviews().items() if today > due]
         flagged = []
-        for case_id in overdue:
+        for case_id in self.review_clock().overdue(today):
             review = self.load(CaseReview, case_id)
             if review is not None:
                 review.flag_breach_if_overdue(today, ctx)
@@ -280,23 +282,12 @@ class Review(ServiceApplication):
         return sum(1 for r in flagged if r.breached)
 
     def running_reviews(self) -> dict[UUID, date]:
-        """Due dates of reviews neither finished, stopped, suspended nor already breached,
-        read from this service's own notification log (no aggregate is loaded)."""
-        due: dict[UUID, date] = {}
-        for event in self.stored_events(topics=_CLOCK_EVENTS):
-            if isinstance(event, (ReviewStarted, ReviewResumed)):
-                due[event.case_id] = event.due_on
-            elif isinstance(event, CaseEvent):
-                due.pop(event.case_id, None)
-        return due
+        """Due dates of reviews neither finished, stopped, suspended nor already breached."""
+        return dict(self.review_clock().due)
 
     def waiting_for_reviewer(self) -> list[UUID]:
         """Reviews that found no reviewer in the directory and still have none."""
-        waiting: dict[UUID, bool] = {}
-        for event in self.stored_events(topics=_WAITING_EVENTS):
-            if isinstance(event, CaseEvent):
-                waiting[event.case_id] = isinstance(event, NoReviewerAvailable)
-        return [case_id for case_id, is_waiting in waiting.items() if is_waiting]
+        return self.review_clock().waiting_for_reviewer()
 
     # -- reactions ------------------------------------------------------------------------
 

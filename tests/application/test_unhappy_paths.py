@@ -150,6 +150,26 @@ def test_overdue_review_is_flagged_as_breached(desk: Desk) -> None:
     assert opinion["sla_met"] is False and opinion["working_days_used"] == 6
 
 
+def test_a_running_clock_flags_reviews_started_after_its_first_tick(desk: Desk) -> None:
+    """The review service keeps its SLA clock from its log, reading only what is new at
+    each tick (a worker ticks every minute for months): reviews started, answered or
+    waiting after the clock was first read are counted as a fresh read would count them."""
+    desk.load_policies(policy(sla_working_days=5), policy(number="BUPA-2", sla_working_days=5))
+    desk.rt.flag_overdue_reviews()  # the clock's first read: no review yet
+    late = desk.open()
+    answered = desk.open(request(policy_number="BUPA-2"))
+    desk.to_review(late)
+    desk.to_review(answered)
+    desk.rt.flag_overdue_reviews()
+    assert set(desk.rt.review.running_reviews()) == {late, answered}
+    desk.act(desk.rt.review.submit_opinion, answered, "confirmed", "In time", "Dr X")
+    desk.later(days=8)
+    desk.rt.flag_overdue_reviews()
+    assert desk.types(late).count("review_sla_breached") == 1
+    assert "review_sla_breached" not in desk.types(answered)
+    assert desk.rt.review.running_reviews() == {}  # one breached, one answered
+
+
 def test_member_cancelling_stops_review_and_recalls_the_pack(desk: Desk) -> None:
     desk.load_policies(policy())
     case = desk.open()
