@@ -29,7 +29,7 @@ import orjson
 
 from events.codec import decode, encode, stored_event_and_wire, why_unreadable
 from events.envelope import CaseEvent, DomainEvent
-from services.reporting.projections.case_state import SERVICE_ORDER, State, apply, causal_order, fold
+from services.reporting.projections.case_state import SERVICE_ORDER, State, causal_order, fold, fold_forward
 from services.reporting.projections.consent_history import consent_row
 from services.reporting.views import CaseViews, ViewSql, causal_key, view_sql_for
 from services.runtime.application import ServiceApplication
@@ -221,10 +221,7 @@ class FreshViews:
             events.sort(key=causal_order)
             known = self.states.get(case_id)
             if known is None or causal_order(events[0]) > causal_order(known[1]):
-                state = known[0] if known else {}
-                for event in events:
-                    state = apply(state, event)
-                last = events[-1]
+                state, last = fold_forward(known[0] if known else {}, events), events[-1]
             else:  # out of causal order: refold from the trail, this batch's rows included
                 c.execute(self.sql.case_payloads, (case_id,))
                 trail = sorted((decode(bytes(r["payload"])) for r in c.fetchall()), key=causal_order)

@@ -16,7 +16,7 @@ import orjson
 
 from events.codec import decode, encode
 from events.envelope import CaseEvent, DomainEvent
-from services.reporting.projections.case_state import SERVICE_ORDER, apply, causal_order, fold
+from services.reporting.projections.case_state import SERVICE_ORDER, causal_order, fold, fold_forward
 from services.reporting.projections.consent_history import consent_row
 from services.runtime.stores import is_postgres
 
@@ -87,9 +87,7 @@ def update_views(sql: ViewSql, c: Any, events: Iterable[DomainEvent]) -> None:
         c.execute(sql.state_and_key, (case_id,))
         row = c.fetchone()
         if row is not None and causal_key(arrived[0]) > row["last_key"]:
-            state = orjson.loads(bytes(row["state"]))
-            for event in arrived:
-                state = apply(state, event)
+            state = fold_forward(orjson.loads(bytes(row["state"])), arrived)
             last = causal_key(arrived[-1])
         else:
             c.execute(sql.case_payloads, (case_id,))

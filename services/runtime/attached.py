@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
@@ -48,10 +49,22 @@ def stored_id(hex_digits: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+#: sqlite_file's answer per service object: resolving the path was most of a replay's read.
+_files: weakref.WeakKeyDictionary[Any, tuple[str, Path] | None] = weakref.WeakKeyDictionary()
+
+
 def sqlite_file(app: Any) -> tuple[str, Path] | None:
     """The service's store as the URI to attach and the file it names, where it is a plain
     SQLite file; else None. A read-only home's recorder already reads through a URI that
     SQLite can open there (stores.readonly_uri: immutable, or a private copy): that one."""
+    try:
+        return _files[app]
+    except KeyError:
+        found = _files[app] = _sqlite_file(app)
+        return found
+
+
+def _sqlite_file(app: Any) -> tuple[str, Path] | None:
     if not plain_mapper(app):
         return None
     pool = getattr(getattr(app.recorder, "datastore", None), "pool", None)

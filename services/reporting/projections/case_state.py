@@ -30,9 +30,27 @@ def causal_order(event: DomainEvent) -> tuple[float, int, int]:
 
 
 def fold(events: Iterable[DomainEvent]) -> State:
-    state: State = {}
-    for event in sorted(events, key=causal_order):
-        state = apply(state, event)
+    return fold_forward({}, sorted(events, key=causal_order))
+
+
+def fold_forward(state: State, events: Iterable[DomainEvent]) -> State:
+    """`state` with `events` folded in (in causal order, each after what the state holds):
+    what `apply` gives event by event, with the state copied once and `updated_at`
+    formatted once, from the last event (isoformat of a moment with its zone was a third of
+    a fold; `state` itself is not changed)."""
+    last = None
+    for event in events:
+        if not isinstance(event, CaseEvent):
+            continue
+        if last is None:
+            state = dict(state) if state else empty_state(event)
+        handler = HANDLERS.get(event.type_name)
+        if handler is not None:
+            handler(state, event)
+        state["events"] += 1
+        last = event
+    if last is not None:
+        state["updated_at"] = last.occurred_at.isoformat()
     return state
 
 
