@@ -3,7 +3,8 @@ with 10,000 events in the stores and with a large number (1M at full size).
 
 A is what `cases replay CASE` does before presenting: `replay.case_events` (every
 store's `select_events` for the case's stream, each row decoded to its pydantic event,
-sorted by causal order) and the fold of the case's state. B opens the same four SQLite
+sorted by causal order) and the fold of the case's state over them, as `replay` folds
+them (`fold_forward`: they are in causal order already). B opens the same four SQLite
 files with plain `sqlite3` and runs `SELECT ... FROM stored_events WHERE originator_id = ?
 ORDER BY originator_version` (the primary key's index) and `orjson.loads` of each state.
 
@@ -32,7 +33,7 @@ from bench.latency import run_latency_pairs
 from bench.protocol import quartiles, settle, unsettle
 from bench.suite import Context
 from services.bootstrap import SERVICES, EmbeddedRuntime
-from services.reporting.projections.case_state import fold
+from services.reporting.projections.case_state import fold_forward
 from services.reporting.replay import case_events
 
 GOAL = 2.0
@@ -78,7 +79,7 @@ def side_a(home: Path, cases: list[UUID], seed: int) -> tuple[list[float], dict[
             for case_id in order:
                 start = time.perf_counter()
                 found = case_events(services, case_id)
-                fold(found)
+                fold_forward({}, found)  # as replay folds: case_events gives causal order
                 times.append((time.perf_counter() - start) * 1000)
                 events += len(found)
         finally:

@@ -23,7 +23,7 @@ SCHEMA_VERSION: Literal[1] = 1
 class AnalyticsCaseFact(BaseModel):
     """The latest de-identified view of one case, for analytics; a newer fact replaces it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     #: The service that publishes it (reporting's analytics agent).
     service: ClassVar[str] = "reporting"
@@ -76,7 +76,7 @@ class AnalyticsCaseFact(BaseModel):
 class AnalyticsWeek(BaseModel):
     """Weekly aggregates over the case facts, kept by the analytics agent (latest per week)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     service: ClassVar[str] = "reporting"
 

@@ -18,7 +18,7 @@ ConditionNature = Literal["acute", "chronic"]
 
 
 class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class SecondOpinionBenefit(_Value):

@@ -29,21 +29,21 @@ SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     schema_version: Literal[1] = Field(1, description="Message major version")
     message_id: UUID = Field(description="Unique per message; a receiver drops a second copy")
     pack_id: UUID = Field(description="The review pack this message is about; never the case id")
 
 
 class PackCondition(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     name: str = Field(max_length=200)
     icd10: str | None = Field(None, max_length=10)
     nature: Literal["acute", "chronic"]
 
 
 class PackRecordEntry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     kind: RecordKind
     days_after_diagnosis: int = Field(description="Dates are relative to the diagnosis, never absolute")
 

@@ -24,7 +24,7 @@ class ClinicalFacts(BaseModel):
     the de-identified text intake made (sealed under the member's key), never the member's
     own words; None for a case opened before intake de-identified free text."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     age_band: str
     outward_code: str
     nation: Nation
@@ -167,7 +167,7 @@ class CollectionResumed(CaseEvent):
 
 
 class PackRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     kind: RecordKind
     received_on: date
     days_after_diagnosis: int = Field(
@@ -180,7 +180,7 @@ class ReviewPack(BaseModel):
     The free text is the de-identified text made at intake, sealed under the member's key;
     None where the case was opened before intake de-identified free text."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     pseudonym: str = Field(description="Case pseudonym; only the insurer can link it back")
     age_band: str
     outward_code: str

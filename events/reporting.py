@@ -25,7 +25,7 @@ class ReportPrepared(CaseEvent):
 
 
 class Delivery(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     recipient: Literal["member", "gp"]
     consent_event_id: UUID | None = Field(
         default=None, description="The share_with_gp grant that allowed a GP copy"

@@ -330,14 +330,14 @@ class EmbeddedRuntime(Deployment):
 
     def __init__(self, home: Path, clock: Clock | None = None, *, readonly: bool = False):
         super().__init__(home, clock, readonly=readonly)
-        from services.runtime.embedded import EmbeddedPipeline
+        self.pipeline = None
+        if not readonly:  # a read carries nothing, and builds only the services it reads
+            from services.runtime.embedded import EmbeddedPipeline
 
-        self.pipeline = EmbeddedPipeline(self.services, PIPES)
+            self.pipeline = EmbeddedPipeline(self.services, PIPES)
 
     def pump(self) -> int:
-        if self.readonly:
-            return 0
-        return self.pipeline.pump()
+        return self.pipeline.pump() if self.pipeline is not None else 0
 
 
 class BusRuntime(Deployment):

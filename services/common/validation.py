@@ -79,7 +79,7 @@ class InputModel(BaseModel):
     (a nation defaults to ENG, a history to empty); `null` for a required field is refused.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

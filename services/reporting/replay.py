@@ -13,7 +13,7 @@ from events.codec import decode_stored, to_payload
 from events.envelope import DomainEvent
 from events.registry import PERSONAL_DATA_TYPES
 from services.reporting.audit import audit_findings, steps
-from services.reporting.projections.case_state import causal_order, fold
+from services.reporting.projections.case_state import causal_order, fold_forward
 from services.runtime.application import ServiceApplication
 from services.runtime.attached import stream_rows
 from services.runtime.keystore import is_sealed
@@ -47,7 +47,7 @@ def replay(events: Iterable[DomainEvent], as_of: datetime | None = None, *,
             entry["changed"] = step["changed"]
     return {
         "events": described,
-        "state": public_state(fold(chosen)) if chosen else None,
+        "state": public_state(fold_forward({}, chosen)) if chosen else None,  # chosen: in causal order
         **audit_findings(chosen),
     }
 

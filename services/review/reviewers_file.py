@@ -11,7 +11,7 @@ from services.review.domain.reviewers import Reviewer
 
 
 class ReviewerIn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
     id: NonEmpty
     name: NonEmpty
     kind: Literal["in_house", "network", "consultant"]
@@ -21,7 +21,7 @@ class ReviewerIn(BaseModel):
 
 
 class DirectoryIn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
     reviewers: list[ReviewerIn]
 
 
