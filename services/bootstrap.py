@@ -161,19 +161,24 @@ def build(name: str, env: dict[str, str], clock: Clock, keys: Keys | None,
     """One service's application on the store `env` describes. Intake and records need
     their keys, intake and review the members' key store (a read-only build passes None:
     it makes no pseudonym and seals nothing)."""
-    from services.intake.application import Intake
-    from services.records.application import Records
-    from services.reporting.application import Reporting
-    from services.review.application import Review
-
+    # Each service's module is imported when it is built: a read of one service (`cases
+    # show` reads reporting's views) does not import the other three.
     # A read-only application gets no key: it makes no pseudonym, and would refuse to.
     if name == "intake":
+        from services.intake.application import Intake
+
         return Intake(env, clock, member_key=keys.member if keys else None, vault=vault)
     if name == "records":
+        from services.records.application import Records
+
         return Records(env, clock, pack_key=keys.pack if keys else None)
     if name == "review":
+        from services.review.application import Review
+
         return Review(env, clock, vault=vault)
     if name == "reporting":
+        from services.reporting.application import Reporting
+
         return Reporting(env, clock)
     raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICES)}")
 

@@ -141,17 +141,21 @@ def runtime(*, reads: bool = False, tick: bool = True) -> Iterator[Deployment]:
 
     bus = bus_setting()
     home = cases_home(OPTIONS.home, create=not reads)
+    missing = BadInput("--home", f"no case stores in {home}; the demo keeps its stores in"
+                                 f" {home / 'demo'} (pass --home {home / 'demo'})")
     try:
         rt = deployment(home, CLOCK, readonly=reads, bus=bus)
     except (NoStores, FileNotFoundError):
-        raise BadInput("--home", f"no case stores in {home}; the demo keeps its stores in"
-                                 f" {home / 'demo'} (pass --home {home / 'demo'})") from None
+        raise missing from None
     try:
         if not reads and bus is None:
             rt.pump()
             if tick:
                 rt.tick()
-        yield rt
+        try:
+            yield rt
+        except NoStores:  # a read opens each store when it first reads it
+            raise missing from None
         if not rt.settled:
             OPTIONS.unsettled = getattr(rt, "unsettled_reason", "the services have not caught up")
     finally:
