@@ -9,7 +9,9 @@ Two series on one source home (cases through the embedded runtime, untimed):
   partitions, polling to their ends, `orjson.loads` of each value. Goal 0.5.
 - `stores`: the embedded `cases rebuild` (`store_batches`) against plain `sqlite3`
   selecting every store's events in order, `orjson.loads` of each (the acceptance suite's
-  "raw read and decode of its stored events"). Goal 0.5 as well.
+  "raw read and decode of its stored events"). Goal 0.5 as well. A second baseline (B2)
+  adds the one write a rebuild cannot skip, the trail rows into a fresh table of the
+  views' schema: the floor of any rebuild that writes its views.
 
 A works on a fresh copy of the home each sample, whose live views it checks itself
 against (they must be equal) and replaces.
@@ -36,7 +38,9 @@ from bench.kafka_source import RecordingProducer, bench_relay
 from bench.protocol import Sample, run_pairs, settle, timed, unsettle
 from bench.suite import Context, peak_rss_mb
 from services.bootstrap import SERVICES, EmbeddedRuntime, build_service
+from services.reporting.projections.case_state import SERVICE_ORDER
 from services.reporting.rebuild import rebuild_views, store_batches, topic_batches
+from services.reporting.views import ViewSql
 
 GOAL = 0.5
 
@@ -150,6 +154,59 @@ def raw_stores(source: Path, cases: int) -> Sample:
     return Sample("raw sqlite3 select + orjson", cases, [phase])
 
 
+def raw_stores_written(source: Path, tmp: Path, cases: int) -> Sample:
+    """The second baseline for the stores: B, plus the writing a rebuild cannot skip. Every
+    case event goes into a fresh trail table of the views' own schema (ViewSql: the same
+    primary key and index), a row as the rebuild writes it (ids, moment and type from
+    orjson's parse, the stored bytes as payload), 5,000 rows a transaction, in a fresh
+    SQLite file in WAL mode as the stores are. No fold, no states, no comparison: the
+    floor of a rebuild that writes its trail."""
+    paths = [(SERVICE_ORDER[service], source / f"{service}.sqlite") for service in SERVICES]
+    root = Path(tempfile.mkdtemp(prefix="bench-b4-floor-", dir=tmp))
+    db = sqlite3.connect(root / "views.sqlite", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    sql = ViewSql(param="?", binary="BLOB", prefix="floor_")
+    for statement in sql.create:
+        db.execute(statement)
+
+    def write(rows: list[tuple[Any, ...]]) -> None:
+        db.execute("BEGIN")
+        db.executemany(sql.insert_event, rows)
+        db.execute("COMMIT")
+
+    def read_and_write() -> int:
+        seen, rows = 0, []
+        for rank, path in paths:
+            store = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                for _, version, state in store.execute("SELECT originator_id, originator_version,"
+                                                       " state FROM stored_events ORDER BY rowid"):
+                    event = orjson.loads(state)
+                    seen += 1
+                    if "case_id" in event:
+                        rows.append((event["event_id"], event["case_id"], event["occurred_at"], rank,
+                                     version, event["type"], state))
+                    if len(rows) >= 5000:
+                        write(rows)
+                        rows = []
+            finally:
+                store.close()
+        if rows:
+            write(rows)
+        return seen
+
+    try:
+        settle()
+        try:
+            phase = timed("select+decode+insert", read_and_write)
+        finally:
+            unsettle()
+    finally:
+        db.close()
+        shutil.rmtree(root, ignore_errors=True)
+    return Sample("raw sqlite3 select + orjson + trail insert", cases, [phase])
+
+
 def run(ctx: Context) -> list[dict[str, Any]]:
     cases = ctx.cases(2000, 10)
     print(f"B4: a source home of {cases} cases (untimed)...", file=sys.stderr)
@@ -162,7 +219,9 @@ def run(ctx: Context) -> list[dict[str, Any]]:
             lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases),
             lambda _: raw_stores(source, cases),
             pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
-            notes={"series": "stores", "goal": GOAL, "cases": cases}))
+            notes={"series": "stores", "goal": GOAL, "cases": cases},
+            side_b2=lambda _: raw_stores_written(source, ctx.tmp_dir, cases),
+            b2_label="with the trail written"))
         settings = KafkaSettings(bootstrap=ctx.bootstrap)
         down = reachable(settings.bootstrap)
         if down:
