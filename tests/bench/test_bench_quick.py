@@ -67,12 +67,15 @@ def test_every_benchmark_runs_and_does_its_work(tmp_path: Path) -> None:
         assert pair["a"]["events"] == pair["b"]["events"] > 0
 
     # B4: the rebuild (equal to the live views, checked inside) read every event the raw
-    # read did, from the stores and from the topics.
+    # read did, from the stores and from the topics; from the stores, so did the raw read
+    # that also writes the trail (the write floor).
     lines = records(results, "B4")
     assert {s["series"] for s in summaries(lines)} == {"stores", "topics"}
     for pair in pairs(lines):
         assert pair["a"]["events"] == pair["b"]["events"] > 0
         assert pair["a"]["rebuilt_cases"] == pair["a"]["cases"] == 10
+    from_stores = [pair for pair in pairs(lines) if "b2" in pair]  # the floor: stores only
+    assert from_stores and all(pair["b2"]["events"] == pair["b"]["events"] for pair in from_stores)
 
     # B5: the replay read the same events as the raw select, at both sizes.
     lines = records(results, "B5")
