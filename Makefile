@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 ## where PYTHONDONTWRITEBYTECODE is set, every `cases` start compiled some 75 of them from
 ## source again, about 0.1 s of each command's start (bench B8).
 bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q services events bench examples >/dev/null
+	@$(BIN)/python -m compileall -q services events bench examples
 
 ## demo: the main job on the embedded default (one process, SQLite, no Kafka)
 demo: bytecode
