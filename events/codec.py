@@ -127,14 +127,10 @@ def _decode(data: bytes, current: tuple[type[DomainEvent], int] | None) -> Domai
     return from_payload(orjson.loads(data))
 
 
-def stored_wire(originator_id: UUID | str, originator_version: int, state: bytes) -> bytes:
-    """The wire bytes of a stored event (encode_state's bytes with the stream position the
-    store keeps in its own columns put back): encode()'s bytes for a current event."""
-    return _stored_wire(originator_id, originator_version, state, _current_head(state))
-
-
 def _stored_wire(originator_id: UUID | str, originator_version: int, state: bytes,
                  current: tuple[type[DomainEvent], int] | None) -> bytes:
+    """The wire bytes of a stored event (encode_state's bytes with the stream position the
+    store keeps in its own columns put back): encode()'s bytes for a current event."""
     if current is None:
         payload = orjson.loads(state)
         payload["originator_id"] = str(originator_id)

@@ -92,15 +92,8 @@ def empty_state(event: CaseEvent) -> State:
 
 
 def apply(state: State, event: DomainEvent) -> State:
-    if not isinstance(event, CaseEvent):
-        return state
-    state = dict(state) if state else empty_state(event)
-    handler = HANDLERS.get(event.type_name)
-    if handler is not None:
-        handler(state, event)
-    state["updated_at"] = event.occurred_at.isoformat()
-    state["events"] += 1
-    return state
+    """One event folded in (a new state; `state` is not changed): the replay's steps."""
+    return fold_forward(state, (event,))
 
 
 Handler = Callable[[State, Any], None]

@@ -7,7 +7,15 @@ import json
 import orjson
 import pytest
 
-from events.codec import decode, encode, encode_state, from_payload, stored_wire, to_payload, why_unreadable
+from events.codec import (
+    decode,
+    encode,
+    encode_state,
+    from_payload,
+    stored_event_and_wire,
+    to_payload,
+    why_unreadable,
+)
 from events.registry import REGISTRY
 from events.schema_export import SCHEMA_DIR, older_versions, rendered
 from tests.fixtures import Desk, policy
@@ -66,7 +74,7 @@ def test_the_fast_json_path_writes_and_reads_exactly_what_the_dict_path_does(des
         assert decode(dict_bytes) == from_payload(orjson.loads(dict_bytes)) == event
         state = encode_state(event)
         assert b"originator_id" not in state
-        assert stored_wire(event.originator_id, event.originator_version, state) == dict_bytes
+        assert stored_event_and_wire(event.originator_id, event.originator_version, state) == (event, dict_bytes)
         # Keys in another order, or an older version's head, take the dict path and agree.
         reordered = orjson.dumps(dict(reversed(orjson.loads(dict_bytes).items())))
         assert decode(reordered) == event
