@@ -110,10 +110,29 @@ def _current_head(data: bytes) -> tuple[type[DomainEvent], int] | None:
 
 
 def decode(data: bytes) -> DomainEvent:
-    return _decode(data, _current_head(data))
+    return _decode_and_wire(data, _current_head(data))[0]
 
 
-def _decode(data: bytes, current: tuple[type[DomainEvent], int] | None) -> DomainEvent:
+def decode_and_wire(data: bytes) -> tuple[DomainEvent, bytes]:
+    """The event and encode()'s bytes of it: `data` itself where encode() wrote it for the
+    current schema, else the event encoded afresh (an older version, upcast): what a view
+    that stores encode(event) holds, without encoding again in the usual case."""
+    return _decode_and_wire(data, _current_head(data))
+
+
+def current_wire(data: bytes) -> bytes:
+    """encode()'s bytes of the event `data` holds, for the current schema: `data` itself
+    where its head says so, else upcast and encoded afresh; bytes that are no readable
+    event are returned as they are (a caller comparing them finds they differ)."""
+    if _current_head(data) is not None:
+        return data
+    try:
+        return encode(from_payload(orjson.loads(data)))
+    except (ValueError, LookupError, TypeError):  # unreadable JSON, type or field; a broken upcast
+        return data
+
+
+def _decode_and_wire(data: bytes, current: tuple[type[DomainEvent], int] | None) -> tuple[DomainEvent, bytes]:
     if current is not None:
         cls, end = current
         try:
@@ -121,10 +140,11 @@ def _decode(data: bytes, current: tuple[type[DomainEvent], int] | None) -> Domai
             # pydantic-core reads them a quarter faster when it need not try coercions.
             # Anything strict refuses takes the lax dict path below, which accepts what it
             # always did (a value equal either way) or says what is wrong.
-            return cls.model_validate_json(b"{" + data[end:], strict=True)
+            return cls.model_validate_json(b"{" + data[end:], strict=True), data
         except ValidationError:
             pass
-    return from_payload(orjson.loads(data))
+    event = from_payload(orjson.loads(data))
+    return event, encode(event)
 
 
 def _stored_wire(originator_id: UUID | str, originator_version: int, state: bytes,
@@ -149,8 +169,7 @@ def decode_stored(originator_id: UUID | str, originator_version: int, state: byt
 
 def stored_event_and_wire(originator_id: UUID | str, originator_version: int,
                           state: bytes) -> tuple[DomainEvent, bytes]:
-    """The event a stored row holds and its wire bytes. The head is read once: the wire
-    form keeps it where the stored bytes had it."""
+    """The event a stored row holds and its wire bytes (as decode_and_wire). The head is
+    read once: the wire form keeps it where the stored bytes had it."""
     current = _current_head(state)
-    wire = _stored_wire(originator_id, originator_version, state, current)
-    return _decode(wire, current), wire
+    return _decode_and_wire(_stored_wire(originator_id, originator_version, state, current), current)

@@ -11,7 +11,8 @@ from services.common.errors import BadInput
 @app.command("rebuild")
 def rebuild() -> None:
     """Rebuild reporting's views from the log (embedded: every store from the start; over
-    Kafka: every case topic from offset 0), compare them with the live ones, swap them in."""
+    Kafka: every case topic from offset 0) and compare them with the live ones; where they
+    differ, the rebuilt views replace the live ones."""
     from rich.progress import Progress
 
     from services.reporting.rebuild import rebuild_views, store_batches
@@ -22,7 +23,7 @@ def rebuild() -> None:
         if settings is not None:  # reporting's own worker rebuilds its store
             result = rt.command(lambda: rt.reporting.rebuild_views_from_topics(settings.bootstrap))
         else:
-            result = rebuild_views(rt.reporting, store_batches(rt.services), lambda n: bar.advance(task, n))
+            result = rebuild_views(rt.reporting, lambda: store_batches(rt.services), lambda n: bar.advance(task, n))
             result["skipped"] = []
     emit(result, lambda r: presenters.say(
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "

@@ -90,11 +90,17 @@ class Reporting(ServiceApplication):
     def rebuild_views_from_topics(self, bootstrap: str) -> dict[str, Any]:
         """`cases rebuild` over Kafka, run by reporting's own worker (the only process that
         writes reporting's store): every case topic from offset 0, skipping and naming any
-        undecodable message; the fresh views are compared with the live ones, then swapped in."""
+        undecodable message; the views folded from them are compared with the live ones, and
+        written afresh and swapped in where they differ."""
         from services.reporting.rebuild import rebuild_views, topic_batches
 
         skipped: list[dict[str, Any]] = []
-        result = rebuild_views(self, topic_batches(bootstrap, skipped), lambda n: None)
+
+        def log() -> Any:  # read once to check, again to write: the skipped are named once
+            skipped.clear()
+            return topic_batches(bootstrap, skipped)
+
+        result = rebuild_views(self, log, lambda n: None)
         result["skipped"] = skipped
         return result
 

@@ -28,10 +28,12 @@ from typing import Any
 
 from services.runtime.application import ServiceApplication
 from services.runtime.chain import GENESIS, event_digest, link
+from services.runtime.collector import collector_paused
 from services.runtime.kafka.config import CLI_PRINCIPAL, KafkaSettings
 from services.runtime.stores import is_postgres
 
 
+@collector_paused()  # reads the whole log (runtime/collector.py)
 def verify_stores(services: Mapping[str, ServiceApplication], expect: str | None = None) -> dict[str, Any]:
     broken: list[dict[str, Any]] = []
     heads: dict[str, tuple[int, str]] = {}

@@ -342,7 +342,7 @@ def check_everything(desk: Desk, cases: list[UUID]) -> None:
     verified = verify_stores(desk.rt.services)
     assert verified["ok"], verified["broken"]
     shown = {case: desk.state(case) for case in cases}
-    rebuilt = rebuild_views(desk.rt.reporting, store_batches(desk.rt.services))
+    rebuilt = rebuild_views(desk.rt.reporting, lambda: store_batches(desk.rt.services))
     assert rebuilt["equal_to_live"], rebuilt["differences"]
     assert {case: desk.state(case) for case in cases} == shown
 

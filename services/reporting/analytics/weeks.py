@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from services.runtime.collector import collector_paused
 
+
+@collector_paused()  # folds the whole log's facts (runtime/collector.py)
 def weekly_analytics(rt: Any, analytics_key: Callable[[], bytes]) -> list[dict[str, Any]]:
     """`rt`: a deployment (reads only); `analytics_key`: the deployment's analytics key,
     asked for only when the facts are folded here (the composition root holds the keys)."""
