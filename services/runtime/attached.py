@@ -9,7 +9,8 @@ one statement.
 
 Only where every store is a plain SQLite file (no cipher, no compressor): otherwise
 `stream_rows` says None and the caller reads through the recorders. `log_rows` serves
-`cases rebuild` the same way (one statement, one snapshot of each store). The connection is
+`cases rebuild` the same way (one statement, one snapshot of each store), and `heads`
+the embedded pump (every store's head in one statement, not a transaction per store). The connection is
 kept per thread and per set of files, and a file replaced under it (a home made afresh at
 the same path) is noticed by its inode, so a kept connection never reads a deleted store.
 """
@@ -80,18 +81,27 @@ def _sqlite_file(app: Any) -> tuple[str, Path] | None:
 def stream_rows(services: Mapping[str, Any], stream_id: UUID) -> list[Row] | None:
     """Every stored row of the stream across the services' stores, or None where a store is
     not a plain SQLite file."""
-    files = {}
-    for service, app in services.items():
-        found = sqlite_file(app)
-        if found is None:
-            return None
-        files[service] = found
+    files = _files_of(services)
+    if files is None:
+        return None
     connection, names = _connection(files)
     query = " UNION ALL ".join(
         f"SELECT '{service}', originator_version, state FROM {alias}.stored_events WHERE originator_id = ?1"
         for service, alias in names.items())
     # As eventsourcing stores a UUID originator id: its hex digits.
     return connection.execute(query, (stream_id.hex,)).fetchall()
+
+
+def heads(services: Mapping[str, Any]) -> dict[str, int] | None:
+    """Each store's highest notification id (eventsourcing's is the rowid), read in one
+    statement, or None where a store is not a plain SQLite file."""
+    files = _files_of(services)
+    if files is None:
+        return None
+    connection, names = _connection(files)
+    query = "SELECT " + ", ".join(f"(SELECT MAX(rowid) FROM {alias}.stored_events)" for alias in names.values())
+    row = connection.execute(query).fetchone()
+    return {service: found or 0 for service, found in zip(names, row, strict=True)}
 
 
 def log_rows(uri: str) -> Iterator[tuple[str, int, bytes]]:
@@ -103,6 +113,16 @@ def log_rows(uri: str) -> Iterator[tuple[str, int, bytes]]:
         while batch := rows.fetchmany(FETCH):
             for originator, version, state in batch:
                 yield stored_id(originator), version, state
+
+
+def _files_of(services: Mapping[str, Any]) -> dict[str, tuple[str, Path]] | None:
+    files = {}
+    for service, app in services.items():
+        found = sqlite_file(app)
+        if found is None:
+            return None
+        files[service] = found
+    return files
 
 
 def _connection(files: dict[str, tuple[str, Path]]) -> tuple[sqlite3.Connection, dict[str, str]]:
