@@ -100,7 +100,7 @@ def heads(services: Mapping[str, Any]) -> dict[str, int] | None:
         return None
     connection, names = _connection(files)
     query = "SELECT " + ", ".join(f"(SELECT MAX(rowid) FROM {alias}.stored_events)" for alias in names.values())
-    row = connection.execute(query).fetchone()
+    (row,) = connection.execute(query).fetchall()  # a finished statement holds no snapshot
     return {service: found or 0 for service, found in zip(names, row, strict=True)}
 
 
