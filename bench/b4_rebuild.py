@@ -243,7 +243,8 @@ def run(ctx: Context) -> list[dict[str, Any]]:
             lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases, drifted=True),
             lambda _: raw_stores(source, cases),
             pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
-            notes={"series": "stores-drifted", "goal": None, "cases": cases},
+            notes={"series": "stores-drifted", "goal": None, "cases": cases,
+                   "title": "B4 rebuild stores, views drifted"},
             side_b2=lambda _: raw_stores_written(source, ctx.tmp_dir, cases),
             b2_label="with the trail written"))
         settings = KafkaSettings(bootstrap=ctx.bootstrap)
