@@ -13,17 +13,14 @@ def rebuild() -> None:
     """Rebuild reporting's views from the log (embedded: every store from the start; over
     Kafka: every case topic from offset 0) and compare them with the live ones; where they
     differ, the rebuilt views replace the live ones."""
-    from rich.progress import Progress
-
     from services.reporting.rebuild import rebuild_views, store_batches
 
-    with runtime(tick=False) as rt, Progress(disable=OPTIONS.json, transient=True) as bar:
-        task = bar.add_task("Rebuilding the views", total=None)
+    with runtime(tick=False) as rt, presenters.progress("Rebuilding the views", enabled=not OPTIONS.json) as advance:
         settings = getattr(rt, "settings", None)
         if settings is not None:  # reporting's own worker rebuilds its store
             result = rt.command(lambda: rt.reporting.rebuild_views_from_topics(settings.bootstrap))
         else:
-            result = rebuild_views(rt.reporting, lambda: store_batches(rt.services), lambda n: bar.advance(task, n))
+            result = rebuild_views(rt.reporting, lambda: store_batches(rt.services), advance)
             result["skipped"] = []
     emit(result, lambda r: presenters.say(
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -49,6 +51,20 @@ def Table(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for rich'
 
 out: Any = _LazyConsole()
 err: Any = _LazyConsole(stderr=True)
+
+
+@contextmanager
+def progress(label: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar counting what the block reports, on a terminal only: to a
+    pipe, a file or with --json nothing is drawn, and rich's progress module is not loaded."""
+    if not enabled or not sys.stdout.isatty():
+        yield lambda n: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
 
 
 def print_json(result: dict[str, Any]) -> None:
