@@ -127,7 +127,7 @@ def current_wire(data: bytes) -> bytes:
     if _current_head(data) is not None:
         return data
     try:
-        return encode(from_payload(orjson.loads(data)))
+        return _decode_and_wire(data, None)[1]  # the dict path, with its upcasters
     except (ValueError, LookupError, TypeError):  # unreadable JSON, type or field; a broken upcast
         return data
 

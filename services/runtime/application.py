@@ -134,28 +134,18 @@ class ServiceApplication(ProcessApplication[UUID]):
         upstream events it applied before (by event id): one read transaction (each was its
         own, and a pipeline's reads outnumber its writes about eight to one: bench B7)."""
         datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        ids = [str(e.event_id) for e in events]
+        param = placeholder(datastore)
+        found: set[str] = set()
         with datastore.transaction(commit=False) as c:
             # The recorder's own statement, on this transaction's cursor.
             done = self.recorder._max_tracking_id(leader, c) or 0  # type: ignore[attr-defined]
-            return done, self._applied_among(c, events)
-
-    def already_applied(self, events: Sequence[DomainEvent]) -> set[str]:
-        """Which of these upstream events this service applied before (by event id)."""
-        datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.transaction(commit=False) as c:
-            return self._applied_among(c, events)
-
-    def _applied_among(self, c: Any, events: Sequence[DomainEvent]) -> set[str]:
-        ids = [str(e.event_id) for e in events]
-        param = placeholder(self.recorder.datastore)  # type: ignore[attr-defined]
-        found: set[str] = set()
-        if ids:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 c.execute(f"SELECT event_id FROM {self.applied_table()} WHERE event_id IN"
                           f" ({', '.join([param] * len(chunk))})", chunk)
                 found.update(row["event_id"] for row in c.fetchall())
-        return found
+        return done, found
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from services.runtime import attached
 from services.runtime.application import ServiceApplication, retrying
-from services.runtime.attached import heads
 
 
 class EmbeddedPipeline:
@@ -67,7 +67,7 @@ class EmbeddedPipeline:
         """The leaders' heads: every store's in one statement where they are plain SQLite
         files and more than one is wanted (attached.heads), else one read each."""
         if len(leaders) > 1:
-            found = heads(self.services)
+            found = attached.heads(self.services)
             if found is not None:
                 return found
         return {leader: self.services[leader].recorder.max_notification_id() or 0 for leader in leaders}
