@@ -43,6 +43,7 @@ from bench.suite import Context, peak_rss_mb
 from services.bootstrap import SERVICES, EmbeddedRuntime, build_service
 from services.reporting.projections.case_state import SERVICE_ORDER
 from services.reporting.rebuild import rebuild_views, store_batches, topic_batches
+from services.reporting.rebuild_shards import sharded_check
 from services.reporting.views import ViewSql
 
 GOAL = 0.5
@@ -86,9 +87,11 @@ def drift(home: Path) -> None:
         db.execute("DELETE FROM reporting_case_events WHERE rowid = (SELECT MIN(rowid) FROM reporting_case_events)")
 
 
-def rebuild_a(source: Path, tmp: Path, batches: Any, cases: int, drifted: bool = False) -> Sample:
+def rebuild_a(source: Path, tmp: Path, batches: Any, cases: int, drifted: bool = False,
+              sharded: bool = False) -> Sample:
     """`drifted`: the live views differ by one trail row, so the rebuild writes the views
-    afresh and swaps them in (the write path); else they are equal and it only checks."""
+    afresh and swaps them in (the write path); else they are equal and it only checks.
+    `sharded`: the check split over the machine's cores, as `cases rebuild` runs it."""
     root = Path(tempfile.mkdtemp(prefix="bench-b4-a-", dir=tmp))
     home = root / "home"
     shutil.copytree(source, home)
@@ -96,11 +99,12 @@ def rebuild_a(source: Path, tmp: Path, batches: Any, cases: int, drifted: bool =
         drift(home)
     rt = EmbeddedRuntime(home)
     result: dict[str, Any] = {}
+    check = sharded_check(rt.services, rt.reporting) if sharded else None
     try:
         settle()
         try:
             phase = timed("rebuild", lambda: result.update(
-                rebuild_views(rt.reporting, lambda: batches(rt))) or result["events"])
+                rebuild_views(rt.reporting, lambda: batches(rt), check_first=check)) or result["events"])
         finally:
             unsettle()
     finally:
@@ -232,7 +236,7 @@ def run(ctx: Context) -> list[dict[str, Any]]:
     try:
         summaries.append(run_pairs(
             "B4 rebuild stores",
-            lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases),
+            lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases, sharded=True),
             lambda _: raw_stores(source, cases),
             pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
             notes={"series": "stores", "goal": GOAL, "cases": cases},
@@ -240,7 +244,8 @@ def run(ctx: Context) -> list[dict[str, Any]]:
             b2_label="with the trail written"))
         summaries.append(run_pairs(
             "B4 rebuild stores, views drifted",
-            lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases, drifted=True),
+            lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases, drifted=True,
+                                sharded=True),
             lambda _: raw_stores(source, cases),
             pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
             notes={"series": "stores-drifted", "goal": None, "cases": cases,

@@ -18,9 +18,10 @@ from bench.sysinfo import process_cpu_s
 
 
 def cpu_s() -> float:
-    """User + system CPU of this process (threads included: kafka-python's I/O thread counts)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """User + system CPU of this process (threads included: kafka-python's I/O thread counts)
+    and of its children once waited for (the rebuild's forked shards, B8's launches)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @dataclass

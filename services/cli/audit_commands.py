@@ -14,13 +14,15 @@ def rebuild() -> None:
     Kafka: every case topic from offset 0) and compare them with the live ones; where they
     differ, the rebuilt views replace the live ones."""
     from services.reporting.rebuild import rebuild_views, store_batches
+    from services.reporting.rebuild_shards import sharded_check
 
     with runtime(tick=False) as rt, presenters.progress("Rebuilding the views", enabled=not OPTIONS.json) as advance:
         settings = getattr(rt, "settings", None)
         if settings is not None:  # reporting's own worker rebuilds its store
             result = rt.command(lambda: rt.reporting.rebuild_views_from_topics(settings.bootstrap))
         else:
-            result = rebuild_views(rt.reporting, lambda: store_batches(rt.services), advance)
+            result = rebuild_views(rt.reporting, lambda: store_batches(rt.services), advance,
+                                   sharded_check(rt.services, rt.reporting))
             result["skipped"] = []
     emit(result, lambda r: presenters.say(
         f"Rebuilt the views of {r['cases']} cases from {r['events']} events; "

@@ -23,7 +23,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import orjson
@@ -300,21 +300,26 @@ class Fingerprint:
 def live_fingerprint(datastore: Any, sql: ViewSql) -> Fingerprint:
     """The live views' fingerprint, read in one transaction (one snapshot of the three
     tables) as plain tuples (the rows as they were written), a fetch at a time."""
+    with datastore.transaction(commit=False) as c:
+        return read_live(plain_tuples(c), sql)
+
+
+def read_live(c: Any, sql: ViewSql, where: str = "") -> Fingerprint:
+    """The fingerprint of the live rows `where` selects, read on `c` (a cursor giving
+    tuples, inside the caller's transaction)."""
     t = sql.tables
     live = Fingerprint()
 
-    def read(c: Any, columns: tuple[str, ...], table: str) -> Iterator[tuple[Any, ...]]:
-        c.execute(f"SELECT {', '.join(columns)} FROM {table}")
+    def read(columns: tuple[str, ...], table: str) -> Iterator[tuple[Any, ...]]:
+        c.execute(f"SELECT {', '.join(columns)} FROM {table}{where}")
         while batch := c.fetchmany(BATCH):
             yield from batch
 
-    with datastore.transaction(commit=False) as c:
-        c = plain_tuples(c)
-        # A row written when its event's schema was older holds the older bytes; the
-        # rebuild writes the event upcast, so the row is compared as that.
-        live.add(((*row[:6], current_wire(row[6])) for row in read(c, TRAIL_COLUMNS, t[0])), ())
-        live.add((), read(c, CONSENT_COLUMNS, t[2]))
-        live.add_states(read(c, ("case_id", "status", "state", "last_key"), t[1]))
+    # A row written when its event's schema was older holds the older bytes; the rebuild
+    # writes the event upcast, so the row is compared as that.
+    live.add(((*row[:6], current_wire(row[6])) for row in read(TRAIL_COLUMNS, t[0])), ())
+    live.add((), read(CONSENT_COLUMNS, t[2]))
+    live.add_states(read(("case_id", "status", "state", "last_key"), t[1]))
     return live
 
 
@@ -354,8 +359,21 @@ def differences(live: Fingerprint, rebuilt: Fingerprint) -> list[str]:
 Log = Callable[[], Iterable[Sequence[Item]]]
 
 
-def rebuild_views(reporting: ServiceApplication, log: Log,
-                  progress: Progress = lambda n: None) -> dict[str, Any]:
+class Checked(NamedTuple):
+    """What the check found: events and cases folded, and each difference from the live
+    views (`found` is None where a case came out of causal order: only a write settles it)."""
+    events: int
+    cases: int
+    found: list[str] | None
+
+
+#: A check of the whole log against the live views (`check_log`, or the sharded one of
+#: rebuild_shards.py); None: it cannot run here, take the plain one.
+Check = Callable[[Progress], Checked | None]
+
+
+def rebuild_views(reporting: ServiceApplication, log: Log, progress: Progress = lambda n: None,
+                  check_first: Check | None = None) -> dict[str, Any]:
     """Fold the log and compare the views it makes with the live ones; where they differ,
     write the views afresh and swap them in. Identical views are left as they are, so a
     rebuild that finds nothing writes nothing (the write and the swap were two thirds of
@@ -364,20 +382,20 @@ def rebuild_views(reporting: ServiceApplication, log: Log,
     recorder: Any = reporting.recorder
     live_sql: ViewSql = view_sql_for(recorder.datastore)
     with collector_paused():  # the whole log passes through memory (runtime/collector.py)
-        checked = check(log(), progress)
-        if checked is not None:
-            views, events, rebuilt = checked
-            found = differences(live_fingerprint(recorder.datastore, live_sql), rebuilt)
-            if not found:
-                return {"events": events, "cases": len(views.states), "equal_to_live": True,
-                        "differences": [], "rewritten": False}
+        checked = check_first(progress) if check_first is not None else None
+        if checked is None:
+            checked = check_log(log(), progress, lambda: live_fingerprint(recorder.datastore, live_sql))
+        if checked.found == []:
+            return {"events": checked.events, "cases": checked.cases, "equal_to_live": True,
+                    "differences": [], "rewritten": False}
         views, events, found = write_and_swap(recorder, live_sql, log())
     return {"events": events, "cases": len(views.states), "equal_to_live": not found,
             "differences": found[:20], "rewritten": True}
 
 
-def check(batches: Iterable[Sequence[Item]], progress: Progress) -> tuple[FoldedViews, int, Fingerprint] | None:
-    """The log folded in memory and fingerprinted; None where a case came out of order."""
+def check_log(batches: Iterable[Sequence[Item]], progress: Progress,
+              live: Callable[[], Fingerprint]) -> Checked:
+    """The log folded in memory and fingerprinted, compared with the `live` views."""
     views, rebuilt, events = FoldedViews(), Fingerprint(), 0
     try:
         for batch in batches:
@@ -385,9 +403,9 @@ def check(batches: Iterable[Sequence[Item]], progress: Progress) -> tuple[Folded
             events += len(batch)
             progress(len(batch))
     except OutOfOrder:
-        return None
+        return Checked(events, len(views.states), None)
     rebuilt.add_states(views.state_rows())
-    return views, events, rebuilt
+    return Checked(events, len(views.states), differences(live(), rebuilt))
 
 
 def write_and_swap(recorder: Any, live: ViewSql, batches: Iterable[Sequence[Item]],

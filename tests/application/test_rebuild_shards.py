@@ -1,0 +1,113 @@
+"""`cases rebuild`'s check split by case over processes: it finds what the single-process
+check finds, and steps aside for it wherever it cannot be sure of its split."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from events.codec import encode_state
+from events.envelope import CaseEvent
+from services.bootstrap import EmbeddedRuntime
+from services.common.context import SettableClock
+from services.reporting import rebuild_shards
+from services.reporting.rebuild import check_log, live_fingerprint, rebuild_views, store_batches
+from services.reporting.rebuild_shards import shard_count, shard_of_stored, sharded_check
+from services.reporting.views import view_sql_for
+from tests.application.test_rebuild import run_sql, several_cases, table_identity
+from tests.fixtures import START, Desk
+
+V1_HOME = Path(__file__).resolve().parents[1] / "data" / "v1_home"
+
+
+def cases_in_both_shards(desk: Desk) -> list:
+    """The usual cases, and more until both of two shards hold one (a case's shard is the
+    last hex digit of its id, which is random)."""
+    cases = several_cases(desk)
+    while len({c.int & 1 for c in cases}) < 2:
+        cases.append(desk.open())
+    return cases
+
+
+def serial(rt: EmbeddedRuntime) -> tuple:
+    datastore = rt.reporting.recorder.datastore  # type: ignore[attr-defined]
+    checked = check_log(store_batches(rt.services), lambda n: None,
+                        lambda: live_fingerprint(datastore, view_sql_for(datastore)))
+    return tuple(checked)
+
+
+def test_a_stored_row_goes_to_the_shard_of_its_case(desk: Desk) -> None:
+    several_cases(desk)
+    events = [e for app in desk.rt.services.values() for e in app.stored_events()]
+    assert any(isinstance(e, CaseEvent) for e in events) and not all(isinstance(e, CaseEvent) for e in events)
+    for event in events:
+        for shards in (2, 4):
+            want = (event.case_id.int % 16) % shards if isinstance(event, CaseEvent) else 0
+            assert shard_of_stored(encode_state(event), shards) == want
+    assert [shard_count(cores) for cores in (1, 2, 3, 4, 16)] == [1, 2, 2, 4, 4]
+
+
+def test_the_sharded_check_finds_what_the_single_process_check_finds(desk: Desk, store: str) -> None:
+    cases = cases_in_both_shards(desk)
+    check = sharded_check(desk.rt.services, desk.rt.reporting, shards=2)
+    if store != "sqlite":  # forked processes read plain SQLite files only
+        assert check(lambda n: None) is None
+        return
+    counted: list[int] = []
+    equal = check(counted.append)
+    assert equal is not None and equal.found == [] and tuple(equal) == serial(desk.rt)
+    assert sum(counted) == equal.events and equal.cases == len(cases)
+    # Drift in a case of each shard: a state, and a trail.
+    odd = next(c for c in cases if c.int & 1)
+    even = next(c for c in cases if not c.int & 1)
+    run_sql(desk, store, "UPDATE {t}case_state SET status = 'closed' WHERE case_id = ?", (str(odd),))
+    run_sql(desk, store, "DELETE FROM {t}case_events WHERE case_id = ? AND version = 1", (str(even),))
+    drifted = check(lambda n: None)
+    assert drifted is not None and tuple(drifted) == serial(desk.rt)
+    assert drifted.found == sorted([f"case {odd}: state differs", f"case {even}: trail differs"])
+
+
+def test_equal_views_are_left_in_place_and_drifted_ones_repaired(desk: Desk, store: str) -> None:
+    cases = cases_in_both_shards(desk)
+    check = sharded_check(desk.rt.services, desk.rt.reporting, shards=2)
+    log = lambda: store_batches(desk.rt.services)  # noqa: E731
+    before = table_identity(desk, store)
+    result = rebuild_views(desk.rt.reporting, log, check_first=check)
+    assert result["equal_to_live"] and not result["rewritten"] and result["cases"] == len(cases)
+    assert table_identity(desk, store) == before
+    state = desk.state(cases[0])
+    run_sql(desk, store, "UPDATE {t}case_state SET status = 'closed' WHERE case_id = ?", (str(cases[0]),))
+    repaired = rebuild_views(desk.rt.reporting, log, check_first=check)
+    assert repaired["differences"] == [f"case {cases[0]}: state differs"] and repaired["rewritten"]
+    assert desk.state(cases[0]) == state
+
+
+def test_a_row_read_into_the_wrong_shard_hands_the_check_back(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes whose case this reading gets wrong: the shard that decodes them sees the event is
+    not one of its cases, and the single-process check runs instead (same answer)."""
+    cases = cases_in_both_shards(desk)
+    monkeypatch.setattr(rebuild_shards, "shard_of_stored", lambda state, shards: 0)
+    check = sharded_check(desk.rt.services, desk.rt.reporting, shards=2)
+    assert check(lambda n: None) is None
+    result = rebuild_views(desk.rt.reporting, lambda: store_batches(desk.rt.services), check_first=check)
+    assert result["equal_to_live"] and not result["rewritten"] and result["cases"] == len(cases)
+
+
+def test_a_home_of_the_previous_release_checks_the_same_sharded(tmp_path: Path) -> None:
+    """Events stored under an older schema are decoded upcast, in whichever shard they fall."""
+    home = tmp_path / "home"
+    shutil.copytree(V1_HOME, home)
+    rt = EmbeddedRuntime(home, SettableClock(START))
+    try:
+        rt.pump()  # as a command's first pass does: what the old release left undelivered
+        sharded = sharded_check(rt.services, rt.reporting, shards=2)(lambda n: None)
+        assert sharded is not None and sharded.found == [] and tuple(sharded) == serial(rt)
+    finally:
+        rt.close()
+
+
+def test_a_small_log_is_checked_in_one_process(desk: Desk, store: str) -> None:
+    several_cases(desk)
+    assert sharded_check(desk.rt.services, desk.rt.reporting)(lambda n: None) is None
