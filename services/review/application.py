@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -18,6 +19,7 @@ from events.records import CaseReadyForReview, ReviewConsentWithdrawn, ReviewPac
 from services.common.aggregate import Aggregate
 from services.common.context import Context, london_date
 from services.common.errors import Refused
+from services.review import book_snapshots
 from services.review.domain.partners import PartnerLedger, ledger_id
 from services.review.domain.review import CaseReview
 from services.review.domain.reviewers import DIRECTORY_ID, Reviewer, ReviewerDirectory
@@ -32,6 +34,8 @@ class _Folds(Protocol):
     position: int
 
     def fold(self, events: Iterable[DomainEvent]) -> None: ...
+
+    def dump(self) -> bytes: ...
 
 
 #: A book kept from review's own log (ReferralBook, ReviewClock).
@@ -60,6 +64,11 @@ class Review(ServiceApplication):
         self.vault = vault  # seals the opinion's free text under the member's key
         self._book = ReferralBook()
         self._clock = ReviewClock()
+        #: Per book, the position of the snapshot this process last read or stored.
+        self._snapshot_at: dict[str, int] = {}
+
+    def extra_tables(self) -> list[str]:
+        return [*super().extra_tables(), book_snapshots.create_statement(self.recorder.datastore)]  # type: ignore[attr-defined]
 
     # -- directory ------------------------------------------------------------------------
 
@@ -115,18 +124,33 @@ class Review(ServiceApplication):
 
     def referral_book(self) -> ReferralBook:
         """The book of referrals, brought up to date with what was stored since last read."""
-        return self._caught_up(self._book, BOOK_TYPES)
+        self._book = self._caught_up(self._book, BOOK_TYPES, "referral_book", ReferralBook.load)
+        return self._book
 
     def review_clock(self) -> ReviewClock:
         """Running reviews' due dates and the reviews waiting for a reviewer, brought up to
         date with what was stored since last read."""
-        return self._caught_up(self._clock, CLOCK_TYPES)
+        self._clock = self._caught_up(self._clock, CLOCK_TYPES, "review_clock", ReviewClock.load)
+        return self._clock
 
-    def _caught_up(self, book: Book, topics: list[str]) -> Book:
+    def _caught_up(self, book: Book, topics: list[str], name: str,
+                   from_snapshot: Callable[[int, bytes], Book]) -> Book:
+        """`book` with what was stored since its position folded in. A process's first read
+        starts from the stored snapshot, if one holds (book_snapshots.py), and a process
+        that folded much stores a new one."""
+        if name not in self._snapshot_at:
+            found = book_snapshots.load(self.recorder, name)
+            if found is not None and found[0] > book.position:
+                with suppress(ValueError, LookupError, TypeError):  # a state this code cannot read: fold
+                    book = from_snapshot(*found)
+            self._snapshot_at[name] = book.position
         while section := self.recorder.select_notifications(start=book.position + 1, limit=1000,
                                                             topics=topics):
             book.fold(self.decode(n) for n in section)
             book.position = section[-1].id
+        if book.position - self._snapshot_at[name] >= book_snapshots.SNAPSHOT_AFTER:
+            book_snapshots.save(self.recorder, name, book.position, book.dump())
+            self._snapshot_at[name] = book.position
         return book
 
     def kept_pack(self, case_id: UUID, pack_id: UUID) -> Any:

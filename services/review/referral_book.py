@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
+import orjson
+
 from events.envelope import DomainEvent
 from events.review import (
     NetworkReferralSent,
@@ -62,6 +64,27 @@ class ReferralBook:
                     del self.open[key]
             elif isinstance(event, PartnerRecallAcknowledged | RecallOverdue):
                 self.recalls.pop((event.partner, event.pack_id), None)
+
+    def dump(self) -> bytes:
+        """The book's state (not its position), for a snapshot (book_snapshots.py)."""
+        return orjson.dumps({
+            "owner": [[str(pack), str(case)] for pack, case in self.owner.items()],
+            "open": [[r.partner, str(r.pack_id), str(r.case_id), r.sent_at.isoformat(),
+                      r.respond_by.isoformat() if r.respond_by else None] for r in self.open.values()],
+            "recalls": [[partner, str(pack), str(case), by.isoformat()]
+                        for (partner, pack), (case, by) in self.recalls.items()]})
+
+    @classmethod
+    def load(cls, position: int, state: bytes) -> ReferralBook:
+        data = orjson.loads(state)
+        book = cls(position, {UUID(pack): UUID(case) for pack, case in data["owner"]})
+        for partner, pack, case, sent_at, respond_by in data["open"]:
+            book.open[(partner, UUID(pack))] = OpenReferral(
+                UUID(case), partner, UUID(pack), datetime.fromisoformat(sent_at),
+                date.fromisoformat(respond_by) if respond_by else None)
+        for partner, pack, case, by in data["recalls"]:
+            book.recalls[(partner, UUID(pack))] = (UUID(case), datetime.fromisoformat(by))
+        return book
 
     def open_to(self, partner: str) -> list[OpenReferral]:
         return sorted((r for r in self.open.values() if r.partner == partner), key=lambda r: r.sent_at)
