@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import closing
 from typing import Any
@@ -48,6 +49,8 @@ from services.runtime.attached import heads, log_rows, sqlite_file
 #: stores read once more per shard cost about 30 ms).
 MIN_EVENTS = 2000
 MAX_SHARDS = 4
+#: Seconds a child's share may take beyond three times the parent's own before it counts as stuck.
+STUCK_AFTER = 10.0
 CASE_KEY = b'"case_id":"'
 #: The offset, from the key, of the last character of the 36-character id.
 LAST_DIGIT = len(CASE_KEY) + 35
@@ -149,14 +152,22 @@ def in_processes(stores: list[str], views: str, sql: ViewSql, shards: int,
         child.start()
         send.close()
         children.append((child, receive))
+    started = time.monotonic()
     results: list[Checked | None] = [check_shard(stores, views, sql, 0, shards, progress)]
+    # The shares are even: a child far slower than this process's own share is stuck (a
+    # lock some thread held when it was forked, say), and the single process takes over.
+    deadline = time.monotonic() + max(STUCK_AFTER, 3 * (time.monotonic() - started))
     for child, receive in children:
+        answer = None
         try:
-            answer = receive.recv()
+            if receive.poll(max(0.0, deadline - time.monotonic())):
+                answer = receive.recv()
         except EOFError:  # the child died without answering
-            answer = None
+            pass
         results.append(Checked(*answer) if answer is not None else None)
         receive.close()
+        if answer is None:
+            child.terminate()
         child.join()
     if any(r is None for r in results):
         return None

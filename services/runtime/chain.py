@@ -52,10 +52,13 @@ class ChainSql:
 class ChainHead:
     """The last link this recorder committed, so the next transaction need not read it
     back (a statement per commit, bench B3). It is used only where the new events take
-    the position right after it: positions are never reused once committed, so the link
+    the position right after it: a committed position is not given out again, so the link
     stored there is the one remembered. Anything else (another process or thread wrote in
     between; a transaction rolled back) reads the head from the table. A link counts as
-    committed only once its transaction has: it is kept per thread until then."""
+    committed only once its transaction has: it is kept per thread until then. (Someone
+    who deletes a store's newest events and their links, and lets another writer fill the
+    position before this one writes again, makes the next link disagree with the table:
+    `cases verify` then names the position, where the deletion alone could go unseen.)"""
 
     def __init__(self) -> None:
         self.committed: tuple[int, str] | None = None

@@ -4,6 +4,7 @@ check finds, and steps aside for it wherever it cannot be sure of its split."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,18 @@ def test_a_home_of_the_previous_release_checks_the_same_sharded(tmp_path: Path) 
 def test_a_small_log_is_checked_in_one_process(desk: Desk, store: str) -> None:
     several_cases(desk)
     assert sharded_check(desk.rt.services, desk.rt.reporting)(lambda n: None) is None
+
+
+def test_a_share_that_never_answers_hands_the_check_back(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked share stuck (say on a lock another thread held at the fork) is given up on
+    once it takes far longer than the command's own share, and the single process checks."""
+    cases_in_both_shards(desk)
+
+    def stuck(*_: object) -> None:
+        time.sleep(600)
+
+    monkeypatch.setattr(rebuild_shards, "_run_shard", stuck)
+    monkeypatch.setattr(rebuild_shards, "STUCK_AFTER", 0.5)
+    started = time.monotonic()
+    assert sharded_check(desk.rt.services, desk.rt.reporting, shards=2)(lambda n: None) is None
+    assert time.monotonic() - started < 60  # not the child's ten minutes
