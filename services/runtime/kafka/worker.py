@@ -95,8 +95,6 @@ class Worker:
         leading = self.lease.held()  # this instance relays the outbox and runs the timer
         published = self.publish() if leading else 0
         moved = self.serve()
-        if moved and leading:  # a command's events go out now, not after the consumer's poll
-            published += self.publish()
         moved += self.consumer.poll_once(timeout_ms=POLL_MS) + self.serve()
         if leading:
             published += self.publish()
