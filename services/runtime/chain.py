@@ -89,15 +89,10 @@ class ChainHead:
 
 
 def extend_chain(sql: ChainSql, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int],
-                 head: ChainHead | None = None) -> None:
+                 head: ChainHead) -> None:
     if not stored_events:
         return
-    if head is None:
-        c.execute(sql.head)
-        row = c.fetchone()
-        previous = row["link"] if row else GENESIS
-    else:
-        previous = head.previous(sql, c, ids[0])
+    previous = head.previous(sql, c, ids[0])
     rows = []
     for event, notification_id in zip(stored_events, ids, strict=True):
         stream = str(event.originator_id)
@@ -106,8 +101,7 @@ def extend_chain(sql: ChainSql, c: Any, stored_events: Sequence[StoredEvent], id
         rows.append((notification_id, stream, event.originator_version, event.topic, digest, previous))
     # One statement for the batch (bench B3: a row at a time cost 22%).
     c.executemany(sql.insert, rows) if len(rows) > 1 else c.execute(sql.insert, rows[0])
-    if head is not None:
-        head.written(ids[-1], previous)
+    head.written(ids[-1], previous)
 
 
 # -- the one adapter over eventsourcing's private recorder methods ---------------------------
