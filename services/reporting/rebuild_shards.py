@@ -167,7 +167,11 @@ def in_processes(stores: list[str], views: str, sql: ViewSql, shards: int,
         results.append(Checked(*answer) if answer is not None else None)
         receive.close()
         if answer is None:
-            child.terminate()
+            # SIGKILL, not SIGTERM: a child inherits this process's signal handlers, and one
+            # that only sets a flag (a worker's graceful stop, in a process that ran one)
+            # would leave a stuck share stuck and this join waiting on it. A share holds
+            # nothing to clean up: it only read.
+            child.kill()
         child.join()
     if any(r is None for r in results):
         return None

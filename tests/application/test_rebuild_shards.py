@@ -4,6 +4,7 @@ check finds, and steps aside for it wherever it cannot be sure of its split."""
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -127,3 +128,20 @@ def test_a_share_that_never_answers_hands_the_check_back(desk: Desk, monkeypatch
     started = time.monotonic()
     assert sharded_check(desk.rt.services, desk.rt.reporting, shards=2)(lambda n: None) is None
     assert time.monotonic() - started < 60  # not the child's ten minutes
+
+
+def test_a_stuck_share_is_given_up_on_where_sigterm_only_sets_a_flag(
+        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a process that ran a worker, SIGTERM sets a stop flag (worker.py), and a forked
+    share inherits that handler: the stuck share must still end, and the check come back."""
+    cases_in_both_shards(desk)
+    asked: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: asked.append(signum))
+    try:
+        monkeypatch.setattr(rebuild_shards, "_run_shard", lambda *_: time.sleep(600))
+        monkeypatch.setattr(rebuild_shards, "STUCK_AFTER", 0.5)
+        started = time.monotonic()
+        assert sharded_check(desk.rt.services, desk.rt.reporting, shards=2)(lambda n: None) is None
+        assert time.monotonic() - started < 60  # not the child's ten minutes
+    finally:
+        signal.signal(signal.SIGTERM, previous)
