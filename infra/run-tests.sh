@@ -49,7 +49,8 @@ export CASES_TEST_SECURE_KAFKA="127.0.0.1:$SECURE_KAFKA_PORT"
 export CASES_TEST_SECURE_SECRETS="$SECURE_INFRA_DIR/kafka/secrets"
 bash infra/prometheus/install.sh  # promtool and prometheus for tests/e2e/test_prometheus.py; starts nothing
 bash infra/browser/install.sh >/dev/null  # Debian's chromium for tests/browser/ (Playwright drives it by path)
-.venv/bin/python -m pytest "$@"
+# The slowest tests are listed at the end of every run: where CI's time goes.
+.venv/bin/python -m pytest --durations=15 "$@"
 # The slow fault tests (the broker away 3 minutes, a three-broker cluster losing one for
 # good) run as their own step, on brokers of their own, after a full run.
 if (($# == 0)); then
