@@ -14,9 +14,11 @@ from events.envelope import CaseEvent, DomainEvent
 
 State = dict[str, Any]
 SERVICE_ORDER = {"intake": 0, "records": 1, "review": 2, "reporting": 3}
+#: An event's place in time across services: (POSIX seconds, service rank, stream version).
+CausalOrder = tuple[float, int, int]
 
 
-def causal_order(event: DomainEvent) -> tuple[float, int, int]:
+def causal_order(event: DomainEvent) -> CausalOrder:
     """Time order across services; ties go upstream first (intake before records ...).
 
     The moment as POSIX seconds: comparing two aware datetimes asks each for its UTC
