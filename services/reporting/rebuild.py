@@ -57,7 +57,9 @@ MAX_READERS = 32
 FETCH_WAIT_MS = 10
 Progress = Callable[[int], None]
 #: An event with the JSON payload the views store for it (its wire form).
-Decoded = tuple[DomainEvent, bytes]
+#: An event read from the log: the event, its wire bytes and its causal order, worked out
+#: once (the merge orders by it, the fold sorts and compares by it).
+Decoded = tuple[DomainEvent, bytes, CausalOrder]
 Item = DomainEvent | Decoded
 
 
@@ -88,7 +90,12 @@ def grouped(batches: Iterable[Sequence[Item]], events: int) -> Iterator[list[Seq
 
 def by_causal_order(streams: Iterable[Iterable[Decoded]]) -> Iterator[Decoded]:
     """Each stream is (nearly) in causal order already; merge them lazily, keeping it."""
-    return heapq.merge(*streams, key=lambda item: causal_order(item[0]))
+    return heapq.merge(*streams, key=itemgetter(2))
+
+
+def decoded(found: tuple[DomainEvent, bytes]) -> Decoded:
+    event, wire = found
+    return event, wire, causal_order(event)
 
 
 # -- the stores --------------------------------------------------------------------------
@@ -101,16 +108,16 @@ def store_stream(app: ServiceApplication) -> Iterator[Decoded]:
     found = sqlite_file(app)
     if found is not None:
         for originator, version, state in log_rows(found[0]):
-            yield stored_event_and_wire(originator, version, state)
+            yield decoded(stored_event_and_wire(originator, version, state))
         return
     plain = plain_mapper(app)
     for section in app.notification_sections(size=BATCH):
         for n in section:
             if plain:
-                yield stored_event_and_wire(n.originator_id, n.originator_version, n.state)
+                yield decoded(stored_event_and_wire(n.originator_id, n.originator_version, n.state))
             else:
                 event = app.decode(n)
-                yield event, encode(event)
+                yield event, encode(event), causal_order(event)
 
 
 def store_batches(services: Mapping[str, ServiceApplication]) -> Iterator[list[Decoded]]:
@@ -167,7 +174,7 @@ class PartitionReader:
 def decoded_messages(messages: Iterable[Any], skipped: list[dict[str, Any]] | None) -> Iterator[Decoded]:
     for m in messages:
         try:
-            yield decode_and_wire(m.value)
+            yield decoded(decode_and_wire(m.value))
         except Exception as error:  # noqa: BLE001 - any undecodable message is skipped, and said
             if skipped is not None:
                 skipped.append({"topic": m.topic, "partition": m.partition, "offset": m.offset,
@@ -246,12 +253,16 @@ class FoldedViews:
     def add(self, items: Iterable[Item], earlier: Callable[[str], list[DomainEvent]] = no_earlier_events,
             ) -> tuple[list[TrailRow], list[tuple[str, ...]]]:
         """A batch folded in: its trail rows and its consent rows. Each event's causal
-        order is worked out once (a moment's timestamp() costs 2 µs on pydantic's zones)."""
+        order is worked out once, where it was read (a moment's timestamp() costs 2 µs on
+        pydantic's zones)."""
         rows: list[TrailRow] = []
         arrived: dict[str, list[tuple[CausalOrder, CaseEvent]]] = {}
         seen, case_ids = self.seen, self.case_ids
         for item in items:
-            event, payload = item if isinstance(item, tuple) else (item, encode(item))
+            if isinstance(item, tuple):
+                event, payload, key = item
+            else:
+                event, payload, key = item, encode(item), causal_order(item)
             if not isinstance(event, CaseEvent):
                 continue  # not about a case
             event_id = str(event.event_id)
@@ -264,7 +275,7 @@ class FoldedViews:
             rows.append((event_id, case_id, event.occurred_at.isoformat(),
                          SERVICE_ORDER[event.service], event.originator_version, event.type_name,
                          payload))
-            arrived.setdefault(case_id, []).append((causal_order(event), event))
+            arrived.setdefault(case_id, []).append((key, event))
         consents = []
         for case_id, keyed in arrived.items():
             keyed.sort(key=itemgetter(0))  # stable: equal keys keep their arrival order

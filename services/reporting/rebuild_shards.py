@@ -30,6 +30,7 @@ from typing import Any
 
 from events.codec import stored_event_and_wire
 from events.envelope import CaseEvent
+from services.reporting.projections.case_state import causal_order
 from services.reporting.rebuild import (
     Check,
     Checked,
@@ -81,7 +82,7 @@ def shard_stream(uri: str, shard: int, shards: int) -> Iterator[Decoded]:
             # A case id's last hex digit is its integer's last four bits.
             if isinstance(event, CaseEvent) and (event.case_id.int & 15) % shards != shard:
                 raise Misrouted
-            yield event, wire
+            yield event, wire, causal_order(event)
 
 
 def live_shard(uri: str, sql: ViewSql, shard: int, shards: int) -> Fingerprint:

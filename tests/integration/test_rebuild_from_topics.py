@@ -51,7 +51,7 @@ def test_every_event_once_and_each_case_in_causal_order(published, readers: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     bootstrap, topics, stored = published
     monkeypatch.setattr(rebuild, "MAX_READERS", readers)
-    read = [event for batch in rebuild.topic_batches(bootstrap, topics=topics) for event, _ in batch]
+    read = [event for batch in rebuild.topic_batches(bootstrap, topics=topics) for event, _, _ in batch]
     assert sorted(str(e.event_id) for e in read if isinstance(e, CaseEvent)) == sorted(
         str(e.event_id) for e in stored)
     by_case = defaultdict(list)
