@@ -74,15 +74,23 @@ def shard_of_stored(state: bytes, shards: int) -> int:
     return HEX_VALUE.get(state[at + LAST_DIGIT], 0) % shards
 
 
+def shard_rows(shard: int, shards: int) -> tuple[str, tuple[bytes]]:
+    """The WHERE clause that picks, in SQLite, the stored rows shard_of_stored gives this
+    shard: the other shards' rows never reach Python (fetching them, and making their
+    stream ids, was a tenth of a share's time)."""
+    digits = ", ".join(f"'{c}'" for c in "0123456789abcdef" if int(c, 16) % shards == shard)
+    of_cases = f"(instr(state, ?1) > 0 AND CAST(substr(state, instr(state, ?1) + {LAST_DIGIT}, 1) AS TEXT) IN ({digits}))"
+    return f" WHERE {of_cases}" + (" OR instr(state, ?1) = 0" if shard == 0 else ""), (CASE_KEY,)
+
+
 def shard_stream(uri: str, shard: int, shards: int) -> Iterator[Decoded]:
-    """One store's log as rebuild.store_stream reads it, only this shard's cases decoded."""
-    for originator, version, state in log_rows(uri):
-        if shard_of_stored(state, shards) == shard:
-            event, wire = stored_event_and_wire(originator, version, state)
-            # A case id's last hex digit is its integer's last four bits.
-            if isinstance(event, CaseEvent) and (event.case_id.int & 15) % shards != shard:
-                raise Misrouted
-            yield event, wire, causal_order(event)
+    """One store's log as rebuild.store_stream reads it, only this shard's cases."""
+    for originator, version, state in log_rows(uri, *shard_rows(shard, shards)):
+        event, wire = stored_event_and_wire(originator, version, state)
+        # A case id's last hex digit is its integer's last four bits.
+        if isinstance(event, CaseEvent) and (event.case_id.int & 15) % shards != shard:
+            raise Misrouted
+        yield event, wire, causal_order(event)
 
 
 def live_shard(uri: str, sql: ViewSql, shard: int, shards: int) -> Fingerprint:

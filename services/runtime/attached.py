@@ -104,12 +104,14 @@ def heads(services: Mapping[str, Any]) -> dict[str, int] | None:
     return {service: found or 0 for service, found in zip(names, row, strict=True)}
 
 
-def log_rows(uri: str) -> Iterator[tuple[str, int, bytes]]:
-    """A store's whole log as (stream id, version, stored bytes), in notification order
-    (eventsourcing's notification id is the rowid), read in one statement."""
+def log_rows(uri: str, where: str = "", parameters: tuple[Any, ...] = ()) -> Iterator[tuple[str, int, bytes]]:
+    """A store's whole log (or the rows `where` picks) as (stream id, version, stored
+    bytes), in notification order (eventsourcing's notification id is the rowid), read in
+    one statement."""
     with closing(sqlite3.connect(uri, uri=True)) as connection:
         rows = connection.execute(
-            "SELECT originator_id, originator_version, state FROM stored_events ORDER BY rowid")
+            f"SELECT originator_id, originator_version, state FROM stored_events{where} ORDER BY rowid",
+            parameters)
         while batch := rows.fetchmany(FETCH):
             for originator, version, state in batch:
                 yield stored_id(originator), version, state

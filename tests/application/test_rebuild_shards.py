@@ -16,8 +16,9 @@ from services.bootstrap import EmbeddedRuntime
 from services.common.context import SettableClock
 from services.reporting import rebuild_shards
 from services.reporting.rebuild import check_log, live_fingerprint, rebuild_views, store_batches
-from services.reporting.rebuild_shards import shard_count, shard_of_stored, sharded_check
+from services.reporting.rebuild_shards import shard_count, shard_of_stored, shard_rows, sharded_check
 from services.reporting.views import view_sql_for
+from services.runtime.attached import log_rows, sqlite_file
 from tests.application.test_rebuild import run_sql, several_cases, table_identity
 from tests.fixtures import START, Desk
 
@@ -49,6 +50,18 @@ def test_a_stored_row_goes_to_the_shard_of_its_case(desk: Desk) -> None:
             want = (event.case_id.int % 16) % shards if isinstance(event, CaseEvent) else 0
             assert shard_of_stored(encode_state(event), shards) == want
     assert [shard_count(cores) for cores in (1, 2, 3, 4, 16)] == [1, 2, 2, 4, 4]
+
+
+def test_sqlite_picks_the_rows_of_a_shard_as_shard_of_stored_does(desk: Desk) -> None:
+    several_cases(desk)
+    for app in desk.rt.services.values():
+        uri = sqlite_file(app)[0]
+        everything = list(log_rows(uri))
+        for shards in (2, 4):
+            picked = [list(log_rows(uri, *shard_rows(shard, shards))) for shard in range(shards)]
+            assert sorted(row for rows in picked for row in rows) == sorted(everything)  # each row once
+            for shard, rows in enumerate(picked):
+                assert all(shard_of_stored(state, shards) == shard for _, _, state in rows)
 
 
 def test_the_sharded_check_finds_what_the_single_process_check_finds(desk: Desk, store: str) -> None:
@@ -90,7 +103,7 @@ def test_a_row_read_into_the_wrong_shard_hands_the_check_back(desk: Desk, monkey
     """Bytes whose case this reading gets wrong: the shard that decodes them sees the event is
     not one of its cases, and the single-process check runs instead (same answer)."""
     cases = cases_in_both_shards(desk)
-    monkeypatch.setattr(rebuild_shards, "shard_of_stored", lambda state, shards: 0)
+    monkeypatch.setattr(rebuild_shards, "shard_rows", lambda shard, shards: ("", ()))  # every row, every shard
     check = sharded_check(desk.rt.services, desk.rt.reporting, shards=2)
     assert check(lambda n: None) is None
     result = rebuild_views(desk.rt.reporting, lambda: store_batches(desk.rt.services), check_first=check)
