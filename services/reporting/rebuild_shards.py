@@ -4,13 +4,14 @@ Why: the check decodes every stored event (pydantic, about 10 µs each) and fold
 its case in Python (about 15 µs): one core spent 1.5 s of the 2.1 s that a rebuild of
 the 2,000-case demo home took. A case's fold needs only that case's events, so each of
 `shards` processes takes the cases whose id ends in its share of the hex digits: it reads
-every store's rows (cheap), decodes only its cases' events, folds them and compares them
-with the live rows of the same cases. The process that runs the command takes share 0;
+only its cases' rows from every store, decodes them, folds them and compares them with the
+live rows of the same cases. The process that runs the command takes share 0;
 the others are forked from it, so they start with everything imported and read their own
 connections, never the parent's.
 
 Which case a stored row belongs to is read from its bytes before decoding (the first
-`"case_id":"…"` of the JSON: an event's own id comes before any field of its payload).
+`"case_id":"…"` of the JSON: an event's own id comes before any field of its payload), by
+SQLite in the share's query (`shard_rows`), as `shard_of_stored` reads it in Python.
 Each shard checks that every event it decoded is one of its cases; a row that was not
 (bytes this reading does not expect, an upcast event that gains its case id) makes the
 sharded check step aside for the single-process one, which reads the log as it always
