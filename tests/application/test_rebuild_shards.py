@@ -52,16 +52,23 @@ def test_a_stored_row_goes_to_the_shard_of_its_case(desk: Desk) -> None:
     assert [shard_count(cores) for cores in (1, 2, 3, 4, 16)] == [1, 2, 2, 4, 4]
 
 
-def test_sqlite_picks_the_rows_of_a_shard_as_shard_of_stored_does(desk: Desk) -> None:
-    several_cases(desk)
-    for app in desk.rt.services.values():
-        uri = sqlite_file(app)[0]
-        everything = list(log_rows(uri))
-        for shards in (2, 4):
-            picked = [list(log_rows(uri, *shard_rows(shard, shards))) for shard in range(shards)]
-            assert sorted(row for rows in picked for row in rows) == sorted(everything)  # each row once
-            for shard, rows in enumerate(picked):
-                assert all(shard_of_stored(state, shards) == shard for _, _, state in rows)
+def test_sqlite_picks_the_rows_of_a_shard_as_shard_of_stored_does(tmp_path: Path) -> None:
+    """Shares exist only over plain SQLite stores: the embedded default, not the desk's
+    PostgreSQL variant."""
+    desk = Desk(tmp_path / "home")
+    try:
+        several_cases(desk)
+        for app in desk.rt.services.values():
+            found = sqlite_file(app)
+            assert found is not None
+            everything = list(log_rows(found[0]))
+            for shards in (2, 4):
+                picked = [list(log_rows(found[0], *shard_rows(shard, shards))) for shard in range(shards)]
+                assert sorted(row for rows in picked for row in rows) == sorted(everything)  # each row once
+                for shard, rows in enumerate(picked):
+                    assert all(shard_of_stored(state, shards) == shard for _, _, state in rows)
+    finally:
+        desk.close()
 
 
 def test_the_sharded_check_finds_what_the_single_process_check_finds(desk: Desk, store: str) -> None:
