@@ -50,10 +50,37 @@ export CASES_TEST_SECURE_SECRETS="$SECURE_INFRA_DIR/kafka/secrets"
 bash infra/prometheus/install.sh  # promtool and prometheus for tests/e2e/test_prometheus.py; starts nothing
 bash infra/browser/install.sh >/dev/null  # Debian's chromium for tests/browser/ (Playwright drives it by path)
 # The slowest tests are listed at the end of every run: where CI's time goes.
-.venv/bin/python -m pytest --durations=15 "$@"
-# The slow fault tests (the broker away 3 minutes, a three-broker cluster losing one for
-# good) run as their own step, on brokers of their own, after a full run.
-if (($# == 0)); then
+if (($# > 0)); then
+  .venv/bin/python -m pytest --durations=15 "$@"
+  exit
+fi
+# A whole run goes in two lanes side by side, one per core (tests/conftest.py marks the
+# lanes). The tests that use a broker run one after another in their own lane, as they
+# must (they reset the shared broker's topics, start four workers each, stop brokers of
+# their own); the others, then the slow fault tests, run in the second lane. Why: the
+# broker tests, mostly waiting on brokers and workers, were about half of CI's time, and
+# the CPU-bound rest waited behind them. Each lane's report is printed whole.
+lanes="$PWD/var/test-lanes"
+mkdir -p "$lanes"
+.venv/bin/python -m pytest -m brokers --durations=15 -p no:cacheprovider \
+  --basetemp=/tmp/cases-tests-brokers >"$lanes/brokers.log" 2>&1 &
+broker_lane=$!
+rest=0
+{
+  .venv/bin/python -m pytest -m "not brokers" --durations=15 --basetemp=/tmp/cases-tests-rest || rest=$?
+  # The slow fault tests (the broker away 3 minutes, a three-broker cluster losing one for
+  # good) on brokers of their own, as their own step.
   echo "slow fault tests (tests/faults, marker slow_faults)"
-  CASES_SLOW_FAULTS=1 .venv/bin/python -m pytest tests/faults -m slow_faults
+  CASES_SLOW_FAULTS=1 .venv/bin/python -m pytest tests/faults -m slow_faults -p no:cacheprovider \
+    --basetemp=/tmp/cases-tests-slow || rest=$?
+} >"$lanes/rest.log" 2>&1
+brokers=0
+wait "$broker_lane" || brokers=$?
+echo "== lane 1: the tests that use a broker"
+cat "$lanes/brokers.log"
+echo "== lane 2: the other tests, then the slow fault tests"
+cat "$lanes/rest.log"
+if ((brokers != 0 || rest != 0)); then
+  echo "FAILED: broker lane exit $brokers, other lane exit $rest"
+  exit 1
 fi
