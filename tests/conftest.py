@@ -9,16 +9,18 @@ import pytest
 from tests.fixtures import Desk
 from tests.stores import PG_DSN, STORES, store_environment
 
-#: Where a test module gets a Kafka broker from: the shared plain broker (and its lock), the
-#: secured one, or clusters of its own.
-BROKER_SUPPORT = ("tests.kafka_support", "tests.security.", "tests.faults.")
+#: Packages whose every test module uses a broker: the secured one, or clusters of its own.
+BROKER_PACKAGES = ("tests.security.", "tests.faults.")
+#: Where a test module gets a Kafka broker from: the shared plain broker (and its lock), or
+#: one of the packages above.
+BROKER_SUPPORT = ("tests.kafka_support", *BROKER_PACKAGES)
 
 
 def uses_a_broker(item: pytest.Item) -> bool:
     module = getattr(item, "module", None)
     if module is None:
         return False
-    if module.__name__.startswith(BROKER_SUPPORT[1:]):
+    if module.__name__.startswith(BROKER_PACKAGES):
         return True
     return any(getattr(value, "__module__", "").startswith(BROKER_SUPPORT)
                for value in vars(module).values() if callable(value))
