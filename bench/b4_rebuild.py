@@ -19,9 +19,14 @@ Two series on one source home (cases through the embedded runtime, untimed):
 A works on a fresh copy of the home each sample, whose live views it checks itself
 against: equal (nothing written), or, drifted, one difference found and the views replaced.
 
-Size: the full size is 1M events (about 57,000 cases); building that source through the
-embedded runtime takes over an hour here, so `make bench` uses 2,000 cases (about 35,000
-events) unless BENCH_SIZE says otherwise.
+Size: `stores` runs on 1M events (about 57,000 cases): a source home of 2,000 cases
+built through the embedded runtime, then its cases cloned onto fresh ids until the stores
+hold a million events (bench/clone_cases.py; building them all through the runtime would
+take over an hour here), and the views written by one untimed rebuild. A checks that home
+in place (it writes nothing where the views are equal, and a sample that wrote would fail).
+`topics` and `stores-drifted` run on the 2,000-case source (about 35,000 events): at 1M,
+publishing and reading the topics through kafka-python take about five minutes a sample,
+and the write path about a minute. `--quick` and BENCH_SIZE (in cases) grow nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from bench.clone_cases import clone_cases
 from bench.kafka_raw import KafkaSettings, drop_topics, fresh_topics, reachable
 from bench.kafka_source import RecordingProducer, bench_relay
 from bench.protocol import Sample, run_pairs, settle, timed, unsettle
@@ -47,6 +53,8 @@ from services.reporting.rebuild_shards import sharded_check
 from services.reporting.views import ViewSql
 
 GOAL = 0.5
+#: The stores series' size at full size (the issue's "`cases rebuild` of 1M events").
+FULL_EVENTS = 1_000_000
 
 
 def relay_records(home: Path) -> dict[str, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]]:
@@ -88,13 +96,16 @@ def drift(home: Path) -> None:
 
 
 def rebuild_a(source: Path, tmp: Path, batches: Any, cases: int, drifted: bool = False,
-              sharded: bool = False) -> Sample:
+              sharded: bool = False, in_place: bool = False) -> Sample:
     """`drifted`: the live views differ by one trail row, so the rebuild writes the views
     afresh and swaps them in (the write path); else they are equal and it only checks.
-    `sharded`: the check split over the machine's cores, as `cases rebuild` runs it."""
+    `sharded`: the check split over the machine's cores, as `cases rebuild` runs it.
+    `in_place`: on `source` itself, not a copy (a check that finds the views equal writes
+    nothing; one that wrote fails the sample)."""
     root = Path(tempfile.mkdtemp(prefix="bench-b4-a-", dir=tmp))
-    home = root / "home"
-    shutil.copytree(source, home)
+    home = source if in_place else root / "home"
+    if not in_place:
+        shutil.copytree(source, home)
     if drifted:
         drift(home)
     rt = EmbeddedRuntime(home)
@@ -118,6 +129,38 @@ def rebuild_a(source: Path, tmp: Path, batches: Any, cases: int, drifted: bool =
     return Sample("cases rebuild" + (", views drifted" if drifted else ""), cases, [phase],
                   {"peak_rss_mb": peak_rss_mb(), "rebuilt_cases": result["cases"],
                    "rewritten": result["rewritten"]})
+
+
+def grown(ctx: Context, source: Path, cases: int) -> tuple[Path, int, int]:
+    """The home the stores series reads, its cases and its events: at full size, a copy of
+    `source` whose cases are cloned to FULL_EVENTS, its views written by one untimed
+    rebuild; else `source` itself."""
+    events = sum(count_events(source).values())
+    if ctx.quick or ctx.size:
+        return source, cases, events
+    home = Path(tempfile.mkdtemp(prefix="bench-b4-grown-", dir=ctx.tmp_dir)) / "home"
+    print(f"B4: {cases} cases cloned to {FULL_EVENTS:,} events, views written (untimed)...", file=sys.stderr)
+    try:
+        shutil.copytree(source, home)
+        total = clone_cases(home, FULL_EVENTS)
+        rt = EmbeddedRuntime(home)
+        try:
+            result = rebuild_views(rt.reporting, lambda: store_batches(rt.services),
+                                   check_first=sharded_check(rt.services, rt.reporting))
+        finally:
+            rt.close()
+    except BaseException:
+        shutil.rmtree(home.parent, ignore_errors=True)
+        raise
+    return home, result["cases"], total
+
+
+def count_events(home: Path) -> dict[str, int]:
+    counts = {}
+    for service in SERVICES:
+        with sqlite3.connect(f"file:{home / f'{service}.sqlite'}?mode=ro", uri=True) as db:
+            counts[service] = db.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0]
+    return counts
 
 
 def raw_topics(settings: KafkaSettings, topics: list[str], expected: int, cases: int) -> Sample:
@@ -233,14 +276,17 @@ def run(ctx: Context) -> list[dict[str, Any]]:
     source = ctx.source_home(cases)
     summaries = []
     sink = ctx.sink("B4")
+    big, big_cases, big_events = grown(ctx, source, cases)
     try:
         summaries.append(run_pairs(
             "B4 rebuild stores",
-            lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases, sharded=True),
-            lambda _: raw_stores(source, cases),
+            lambda _: rebuild_a(big, ctx.tmp_dir, lambda rt: store_batches(rt.services), big_cases,
+                                sharded=True, in_place=big != source),
+            lambda _: raw_stores(big, big_cases),
             pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
-            notes={"series": "stores", "goal": GOAL, "cases": cases},
-            side_b2=lambda _: raw_stores_written(source, ctx.tmp_dir, cases),
+            notes={"series": "stores", "goal": GOAL, "cases": big_cases, "events": big_events,
+                   "cloned_from_cases": cases if big != source else None},
+            side_b2=lambda _: raw_stores_written(big, ctx.tmp_dir, big_cases),
             b2_label="with the trail written"))
         summaries.append(run_pairs(
             "B4 rebuild stores, views drifted",
@@ -274,4 +320,6 @@ def run(ctx: Context) -> list[dict[str, Any]]:
             drop_topics(settings, list(topics.values()))
     finally:
         sink.close()
+        if big != source:
+            shutil.rmtree(big.parent, ignore_errors=True)
     return summaries
