@@ -49,6 +49,10 @@ BATCH = 500
 #: fifth of the rebuild's time; a much longer transaction would hold SQLite's one write
 #: lock away from the live reporting worker for seconds.
 COMMIT_EVERY = 5000
+#: Cases out of causal order the check refolds itself, holding their events in memory
+#: (about 20 events and 40 KB a case); past it, the write path refolds them from the fresh
+#: trail, which holds none.
+MAX_REFOLD_CASES = 5000
 #: Messages taken per partition per fetch (bounds the merge's memory).
 PARTITION_BUFFER = 2000
 #: Consumers a rebuild from the topics opens at most (one per partition up to this; past
@@ -63,7 +67,8 @@ Decoded = tuple[DomainEvent, bytes, CausalOrder]
 Item = DomainEvent | Decoded
 
 
-def chunks(items: Iterable[Decoded], size: int = BATCH) -> Iterator[list[Decoded]]:
+def chunks(items: Iterable[Decoded], size: int | None = None) -> Iterator[list[Decoded]]:
+    size = size or BATCH
     batch: list[Decoded] = []
     for item in items:
         batch.append(item)
@@ -223,13 +228,9 @@ TRAIL_COLUMNS = ("event_id", "case_id", "occurred_at", "service_rank", "version"
 CONSENT_COLUMNS = ("event_id", "case_id", "member_ref", "scope", "action", "at", "actor", "channel")
 
 
-class OutOfOrder(Exception):
-    """A case's event sorts before what its state already holds, and its earlier events
-    are not at hand to refold from."""
-
-
-def no_earlier_events(case_id: str) -> list[DomainEvent]:
-    raise OutOfOrder(case_id)
+#: A case's events of earlier batches, to refold it from (the write path reads them from
+#: the fresh trail); None where they are not at hand (the check keeps no trail).
+Earlier = Callable[[str], list[DomainEvent]] | None
 
 
 class FoldedViews:
@@ -238,7 +239,9 @@ class FoldedViews:
     withdrawal with the case's member reference; the same rows `views.update_views`
     writes. A case is folded forward; an event that sorts before what its case already
     had makes the case refold from `earlier` (its events of earlier batches) and this
-    batch's, as the live views do."""
+    batch's, as the live views do. Without `earlier` (the check), such a case is set aside
+    in `out_of_order` and folded whole afterwards (`refold`), from a second read of its
+    events only."""
 
     def __init__(self) -> None:
         #: The event ids in the trail, as the text the trail row holds (a str hashes in C
@@ -249,8 +252,10 @@ class FoldedViews:
         self.states: dict[str, tuple[State, CaseEvent, CausalOrder]] = {}
         #: A case's id as text, by the id's integer: made once per case, not per event.
         self.case_ids: dict[int, str] = {}
+        #: Cases whose events came out of causal order with no `earlier` to refold from.
+        self.out_of_order: set[str] = set()
 
-    def add(self, items: Iterable[Item], earlier: Callable[[str], list[DomainEvent]] = no_earlier_events,
+    def add(self, items: Iterable[Item], earlier: Earlier = None,
             ) -> tuple[list[TrailRow], list[tuple[str, ...]]]:
         """A batch folded in: its trail rows and its consent rows. Each event's causal
         order is worked out once, where it was read (a moment's timestamp() costs 2 µs on
@@ -278,11 +283,16 @@ class FoldedViews:
             arrived.setdefault(case_id, []).append((key, event))
         consents = []
         for case_id, keyed in arrived.items():
+            if case_id in self.out_of_order:
+                continue  # folded whole by refold; its trail rows are made above as ever
             keyed.sort(key=itemgetter(0))  # stable: equal keys keep their arrival order
             events = [event for _, event in keyed]
             known = self.states.get(case_id)
             if known is None or keyed[0][0] > known[2]:
                 state, last, key = fold_forward(known[0] if known else {}, events), events[-1], keyed[-1][0]
+            elif earlier is None:  # out of causal order, no trail at hand: afterwards
+                self.out_of_order.add(case_id)
+                continue
             else:  # out of causal order: refold from the case's whole trail
                 trail = sorted([*earlier(case_id), *events], key=causal_order)
                 last = cast(CaseEvent, trail[-1])
@@ -291,6 +301,16 @@ class FoldedViews:
             member = state.get("member_ref")
             consents += [row for row in (consent_row(e, member) for e in events) if row is not None]
         return rows, consents
+
+    def refold(self, case_id: str, events: list[DomainEvent]) -> list[tuple[str, ...]]:
+        """A case set aside as out of order, folded from all its events (each once): its
+        state as the write path's refold makes it, and its consent rows."""
+        trail = sorted(events, key=causal_order)
+        last = cast(CaseEvent, trail[-1])
+        state = fold_forward({}, trail)
+        self.states[case_id] = (state, last, causal_order(last))
+        member = state.get("member_ref")
+        return [row for row in (consent_row(e, member) for e in trail) if row is not None]
 
     def state_rows(self) -> list[tuple[str, str, bytes, str]]:
         return [(case_id, state["status"], orjson.dumps(state), causal_key(last))
@@ -391,7 +411,8 @@ Log = Callable[[], Iterable[Sequence[Item]]]
 
 class Checked(NamedTuple):
     """What the check found: events and cases folded, and each difference from the live
-    views (`found` is None where a case came out of causal order: only a write settles it)."""
+    views (None: more cases came out of causal order than it refolds in memory; only the
+    write path settles them)."""
     events: int
     cases: int
     found: list[str] | None
@@ -407,14 +428,17 @@ def rebuild_views(reporting: ServiceApplication, log: Log, progress: Progress = 
     """Fold the log and compare the views it makes with the live ones; where they differ,
     write the views afresh and swap them in. Identical views are left as they are, so a
     rebuild that finds nothing writes nothing (the write and the swap were two thirds of
-    a rebuild's time). A case out of causal order in its stream goes straight to the write,
-    which refolds it from the fresh trail."""
+    a rebuild's time). A case whose events come out of causal order (a store whose rows
+    are not in time order: a clock stepped back, worker instances with skewed clocks
+    sharing a store) is refolded whole by the check, from a second read of the log that
+    keeps only such cases' events; it used to send the whole log to the write path, which
+    it still does past MAX_REFOLD_CASES of them."""
     recorder: Any = reporting.recorder
     live_sql: ViewSql = view_sql_for(recorder.datastore)
     with collector_paused():  # the whole log passes through memory (runtime/collector.py)
         checked = check_first(progress) if check_first is not None else None
         if checked is None:
-            checked = check_log(log(), progress, lambda: live_fingerprint(recorder.datastore, live_sql))
+            checked = check_log(log, progress, lambda: live_fingerprint(recorder.datastore, live_sql))
         if checked.found == []:
             return {"events": checked.events, "cases": checked.cases, "equal_to_live": True,
                     "differences": [], "rewritten": False}
@@ -423,19 +447,39 @@ def rebuild_views(reporting: ServiceApplication, log: Log, progress: Progress = 
             "differences": found[:20], "rewritten": True}
 
 
-def check_log(batches: Iterable[Sequence[Item]], progress: Progress,
-              live: Callable[[], Fingerprint]) -> Checked:
-    """The log folded in memory and fingerprinted, compared with the `live` views."""
+def check_log(log: Log, progress: Progress, live: Callable[[], Fingerprint]) -> Checked:
+    """The log folded in memory and fingerprinted, compared with the `live` views. Cases
+    that came out of causal order are folded whole from a second read (`log` again)."""
     views, rebuilt, events = FoldedViews(), Fingerprint(), 0
-    try:
-        for batch in batches:
-            rebuilt.add(*views.add(batch))
-            events += len(batch)
-            progress(len(batch))
-    except OutOfOrder:
+    for batch in log():
+        rebuilt.add(*views.add(batch))
+        events += len(batch)
+        progress(len(batch))
+    if len(views.out_of_order) > MAX_REFOLD_CASES:
         return Checked(events, len(views.states), None)
+    if views.out_of_order:
+        for case_id, case_events in events_of(views.out_of_order, log()).items():
+            rebuilt.consents.pop(case_id, None)  # what the first read made of them, unordered
+            rebuilt.add((), views.refold(case_id, case_events))
     rebuilt.add_states(views.state_rows())
     return Checked(events, len(views.states), differences(live(), rebuilt))
+
+
+def events_of(cases: set[str], batches: Iterable[Sequence[Item]]) -> dict[str, list[DomainEvent]]:
+    """Each of `cases`' events in the log, once each (a relay's re-send is dropped, as the
+    trail drops it)."""
+    found: dict[str, list[DomainEvent]] = {case_id: [] for case_id in cases}
+    seen: set[str] = set()
+    for batch in batches:
+        for item in batch:
+            event = item[0] if isinstance(item, tuple) else item
+            if isinstance(event, CaseEvent):
+                wanted = found.get(str(event.case_id))
+                event_id = str(event.event_id)
+                if wanted is not None and event_id not in seen:
+                    seen.add(event_id)
+                    wanted.append(event)
+    return found
 
 
 def write_and_swap(recorder: Any, live: ViewSql, batches: Iterable[Sequence[Item]],

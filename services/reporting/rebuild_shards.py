@@ -16,8 +16,9 @@ Each shard checks that every event it decoded is one of its cases; a row that wa
 (bytes this reading does not expect, an upcast event that gains its case id) makes the
 sharded check step aside for the single-process one, which reads the log as it always
 did. So does a store that is not a plain SQLite file, a small log (forking would cost more
-than it saves) or a machine with one core. Where any shard finds a difference, or a case
-out of causal order, the write path that follows is the single-process one.
+than it saves) or a machine with one core. A case out of causal order is refolded whole
+within its shard (rebuild.check_log); where any shard finds a difference, or more such
+cases than it refolds in memory, the write path that follows is the single-process one.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def live_shard(uri: str, sql: ViewSql, shard: int, shards: int) -> Fingerprint:
 def check_shard(stores: list[str], views: str, sql: ViewSql, shard: int, shards: int,
                 progress: Progress) -> Checked | None:
     """This shard's cases checked against their live views; None where a row was misrouted."""
-    batches = chunks(by_causal_order(shard_stream(uri, shard, shards) for uri in stores))
+    def batches() -> Iterator[list[Decoded]]:
+        return chunks(by_causal_order(shard_stream(uri, shard, shards) for uri in stores))
+
     try:
         return check_log(batches, progress, lambda: live_shard(views, sql, shard, shards))
     except Misrouted:
