@@ -19,7 +19,7 @@ Two series on one source home (cases through the embedded runtime, untimed):
 A works on a fresh copy of the home each sample, whose live views it checks itself
 against: equal (nothing written), or, drifted, one difference found and the views replaced.
 
-Size: `stores` runs on 1M events (about 57,000 cases): a source home of 2,000 cases
+Size: `stores` runs on 1M events (56,000 cases): a source home of 2,000 cases
 built through the embedded runtime, then its cases cloned onto fresh ids until the stores
 hold a million events (bench/clone_cases.py; building them all through the runtime would
 take over an hour here), and the views written by one untimed rebuild. A checks that home
