@@ -135,9 +135,8 @@ def grown(ctx: Context, source: Path, cases: int) -> tuple[Path, int, int]:
     """The home the stores series reads, its cases and its events: at full size, a copy of
     `source` whose cases are cloned to FULL_EVENTS, its views written by one untimed
     rebuild; else `source` itself."""
-    events = sum(count_events(source).values())
     if ctx.quick or ctx.size:
-        return source, cases, events
+        return source, cases, sum(count_events(source).values())
     home = Path(tempfile.mkdtemp(prefix="bench-b4-grown-", dir=ctx.tmp_dir)) / "home"
     print(f"B4: {cases} cases cloned to {FULL_EVENTS:,} events, views written (untimed)...", file=sys.stderr)
     try:

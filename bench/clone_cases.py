@@ -10,12 +10,14 @@ store's log stays in time order, as a real one is (copies at the source's own mo
 made each store's log jump back in time at every copy, so a rebuild's merge handed cases
 their events out of causal order, which no store written as time passes does). So a copy
 is a new set of cases with the same shape and the same bytes otherwise: a rebuild
-decodes, orders, folds and fingerprints it as it would real cases. The followers' positions are moved to the new ends of their leaders' logs, so the
-home is one whose pipeline has caught up (a `cases rebuild` on it pumps nothing).
+decodes, orders, folds and fingerprints it as it would real cases. The followers'
+positions are moved to the new ends of their leaders' logs, so the home is one whose
+pipeline has caught up (a `cases rebuild` on it pumps nothing).
 
 What is not kept: the stores' hash chains cover the source's rows only (`cases verify`
 would name the copies), and the reporting views do not hold the copies until a rebuild
-writes them (`grow` runs one, untimed, so that later rebuilds find the views equal).
+writes them (bench/b4_rebuild.py `grown` runs one, untimed, so that later rebuilds find
+the views equal).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from services.bootstrap import SERVICES
+from services.runtime.attached import stored_id
 
 #: A UUID as str(UUID) writes it, the form every id takes in the stored JSON.
 UUID_TEXT = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -73,7 +76,7 @@ def copied(rows: list[Row], renamed: Callable[[bytes], bytes], shift_days: int) 
     out = []
     for stream, version, topic, state in rows:
         # eventsourcing keeps a UUID stream id in SQLite as its 32 hex digits.
-        new_stream = uuid.UUID(renamed(str(uuid.UUID(stream)).encode()).decode()).hex
+        new_stream = renamed(stored_id(stream).encode()).decode().replace("-", "")
         out.append((new_stream, version, topic, DAY_TEXT.sub(shifted, UUID_TEXT.sub(sub, state))))
     return out
 

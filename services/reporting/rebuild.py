@@ -35,7 +35,6 @@ from services.reporting.projections.case_state import (
     CausalOrder,
     State,
     causal_order,
-    fold,
     fold_forward,
 )
 from services.reporting.projections.consent_history import consent_row
@@ -289,32 +288,38 @@ class FoldedViews:
             events = [event for _, event in keyed]
             known = self.states.get(case_id)
             if known is None or keyed[0][0] > known[2]:
-                state, last, key = fold_forward(known[0] if known else {}, events), events[-1], keyed[-1][0]
+                state = fold_forward(known[0] if known else {}, events)
+                self.states[case_id] = (state, events[-1], keyed[-1][0])
             elif earlier is None:  # out of causal order, no trail at hand: afterwards
                 self.out_of_order.add(case_id)
                 continue
             else:  # out of causal order: refold from the case's whole trail
-                trail = sorted([*earlier(case_id), *events], key=causal_order)
-                last = cast(CaseEvent, trail[-1])
-                state, key = fold(trail), causal_order(last)
-            self.states[case_id] = (state, last, key)
-            member = state.get("member_ref")
-            consents += [row for row in (consent_row(e, member) for e in events) if row is not None]
+                state = self._fold_whole(case_id, [*earlier(case_id), *events])
+            consents += consent_rows(events, state)
         return rows, consents
 
     def refold(self, case_id: str, events: list[DomainEvent]) -> list[tuple[str, ...]]:
         """A case set aside as out of order, folded from all its events (each once): its
         state as the write path's refold makes it, and its consent rows."""
+        return consent_rows(events, self._fold_whole(case_id, events))
+
+    def _fold_whole(self, case_id: str, events: list[DomainEvent]) -> State:
+        """The case's state folded afresh from `events` (all it has), in causal order."""
         trail = sorted(events, key=causal_order)
         last = cast(CaseEvent, trail[-1])
         state = fold_forward({}, trail)
         self.states[case_id] = (state, last, causal_order(last))
-        member = state.get("member_ref")
-        return [row for row in (consent_row(e, member) for e in trail) if row is not None]
+        return state
 
     def state_rows(self) -> list[tuple[str, str, bytes, str]]:
         return [(case_id, state["status"], orjson.dumps(state), causal_key(last))
                 for case_id, (state, last, _) in self.states.items()]
+
+
+def consent_rows(events: Iterable[DomainEvent], state: State) -> list[tuple[str, ...]]:
+    """The consent rows of `events`, naming the member of the case's `state`."""
+    member = state.get("member_ref")
+    return [row for row in (consent_row(e, member) for e in events) if row is not None]
 
 
 class Fingerprint:
@@ -473,12 +478,12 @@ def events_of(cases: set[str], batches: Iterable[Sequence[Item]]) -> dict[str, l
     for batch in batches:
         for item in batch:
             event = item[0] if isinstance(item, tuple) else item
-            if isinstance(event, CaseEvent):
-                wanted = found.get(str(event.case_id))
-                event_id = str(event.event_id)
-                if wanted is not None and event_id not in seen:
-                    seen.add(event_id)
-                    wanted.append(event)
+            if not isinstance(event, CaseEvent):
+                continue
+            wanted = found.get(str(event.case_id))
+            if wanted is not None and (event_id := str(event.event_id)) not in seen:
+                seen.add(event_id)
+                wanted.append(event)
     return found
 
 
