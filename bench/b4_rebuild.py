@@ -12,7 +12,7 @@ Two series on one source home (cases through the embedded runtime, untimed):
   in: the slow path, measured beside the usual one (no goal of its own).
 - `stores`: the embedded `cases rebuild` (`store_batches`) against plain `sqlite3`
   selecting every store's events in order, `orjson.loads` of each (the acceptance suite's
-  "raw read and decode of its stored events"). Goal 0.5 as well. A second baseline (B2)
+  "raw read and decode of its stored events"). Goal 0.25 (STORES_GOAL). A second baseline (B2)
   adds the one write a rebuild cannot skip, the trail rows into a fresh table of the
   views' schema: the floor of any rebuild that writes its views.
 
@@ -52,7 +52,13 @@ from services.reporting.rebuild import rebuild_views, store_batches, topic_batch
 from services.reporting.rebuild_shards import sharded_check
 from services.reporting.views import ViewSql
 
+#: The issue's B4 is the rebuild against a raw consume and decode of the same topics: 0.5.
 GOAL = 0.5
+#: From the stores, reference/performance.md section 8 (measurement 4, baseline b: a raw
+#: scan of the log, decode and discard) sets 0.25: a local SELECT is several times faster
+#: than any Kafka consumer, so the same fold is held to half the ratio. (Rounds before
+#: 2026-12-02 held this series to 0.5, a goal no document set.)
+STORES_GOAL = 0.25
 #: The stores series' size at full size (the issue's "`cases rebuild` of 1M events").
 FULL_EVENTS = 1_000_000
 
@@ -283,7 +289,7 @@ def run(ctx: Context) -> list[dict[str, Any]]:
                                 sharded=True, in_place=big != source),
             lambda _: raw_stores(big, big_cases),
             pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
-            notes={"series": "stores", "goal": GOAL, "cases": big_cases, "events": big_events,
+            notes={"series": "stores", "goal": STORES_GOAL, "cases": big_cases, "events": big_events,
                    "cloned_from_cases": cases if big != source else None},
             side_b2=lambda _: raw_stores_written(big, ctx.tmp_dir, big_cases),
             b2_label="with the trail written"))

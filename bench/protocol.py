@@ -161,8 +161,9 @@ class ResultFile:
 
     def write(self, line: dict[str, Any]) -> None:
         # Versions and hardware on every line, so any line read alone is still attributable.
-        # The load average shows when something else shared the machine during a pair.
-        stamped = {**line, "loadavg": os.getloadavg(), "env": self.env}
+        # The load average shows when something else shared the machine during a pair; the
+        # process id, that each benchmark of a run had a process of its own.
+        stamped = {**line, "loadavg": os.getloadavg(), "pid": os.getpid(), "env": self.env}
         self._file.write(json.dumps(stamped, default=str) + "\n")
         self._file.flush()
 

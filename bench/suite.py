@@ -55,8 +55,8 @@ class Context:
 
     @contextmanager
     def hold_bus(self) -> Iterator[None]:
-        """The bus lock, taken once however deeply nested: B1 and B2 run in one hold, so a
-        run waits once for the test suite's Kafka tests, not once per benchmark."""
+        """The bus lock (B1 and B2 run the workers on the cases.* topics), taken once
+        however deeply nested within this process."""
         if self._bus_depth:
             self._bus_depth += 1
             try:
@@ -97,6 +97,19 @@ class Context:
     def close(self) -> None:
         for home in self._sources.values():
             shutil.rmtree(home, ignore_errors=True)
+
+    def take_over(self, state: dict[str, Any]) -> None:
+        """What the benchmarks before this one, each in its own process, handed on: their
+        summaries, result files and source homes (the run that started them removes the
+        homes at its end, so this process does not: see `hand_off`)."""
+        self.summaries.extend(state["summaries"])
+        self.paths.extend(Path(p) for p in state["paths"])
+        self._sources.update({int(cases): Path(home) for cases, home in state["sources"].items()})
+
+    def hand_off(self) -> dict[str, Any]:
+        """The state `take_over` reads, with this process's benchmark added."""
+        return {"summaries": self.summaries, "paths": [str(p) for p in self.paths],
+                "sources": {str(cases): str(home) for cases, home in self._sources.items()}}
 
 
 def copy_home(source: Path, target: Path) -> Path:

@@ -96,3 +96,12 @@ def test_every_benchmark_runs_and_does_its_work(tmp_path: Path) -> None:
     assert len(summaries(records(results, "embedded"))) == 1
     assert {s["label"] for s in summaries(records(results, "startup"))} == {
         "cases --help", "cases sla due", "cases show"}
+
+    # Each benchmark ran in a process of its own (what one leaves behind cannot slow or
+    # stall the next), and the run's table still gathered every one of them.
+    names = ["B1", "B2", "B3", "B4", "B5", "B6", "embedded", "startup"]
+    pids = {name: {line["pid"] for line in records(results, name)} for name in names}
+    assert all(len(p) == 1 for p in pids.values()), pids
+    assert len(set.union(*pids.values())) == len(names), pids
+    for row in ("| B1 pipeline |", "| B3 pg-4w |", "| B6 faust |", "| B8 startup cases show |"):
+        assert row in done.stdout, row
