@@ -10,29 +10,39 @@ Two series on one source home (cases through the embedded runtime, untimed):
 - `stores-drifted`: the same, on a copy whose live views lost one trail row (untimed), so
   the rebuild checks, finds the difference, then writes the views afresh and swaps them
   in: the slow path, measured beside the usual one (no goal of its own).
+- `command`: what the acceptance suite times from outside. A is `cases rebuild --json` run
+  as a fresh process on a copy of the 2,000-case home (the console script, as B8 launches
+  it: interpreter, imports, runtime, the check on every core, the answer); B is a fresh
+  interpreter (the same python) that reads every stored event of the four stores with
+  `sqlite3` and decodes it with `orjson.loads`; B2 the same with the standard library's
+  `json.loads`, as a plain `python3` would. Goal 0.25, as `stores`.
 - `stores`: the embedded `cases rebuild` (`store_batches`) against plain `sqlite3`
   selecting every store's events in order, `orjson.loads` of each (the acceptance suite's
   "raw read and decode of its stored events"). Goal 0.25 (STORES_GOAL). A second baseline (B2)
   adds the one write a rebuild cannot skip, the trail rows into a fresh table of the
   views' schema: the floor of any rebuild that writes its views.
 
-A works on a fresh copy of the home each sample, whose live views it checks itself
-against: equal (nothing written), or, drifted, one difference found and the views replaced.
+A checks the home's live views against the log: equal (nothing written), or, drifted (on
+a fresh copy each sample), one difference found and the views replaced.
 
 Size: `stores` runs on 1M events (56,000 cases): a source home of 2,000 cases
 built through the embedded runtime, then its cases cloned onto fresh ids until the stores
 hold a million events (bench/clone_cases.py; building them all through the runtime would
 take over an hour here), and the views written by one untimed rebuild. A checks that home
 in place (it writes nothing where the views are equal, and a sample that wrote would fail).
-`topics` and `stores-drifted` run on the 2,000-case source (about 35,000 events): at 1M,
-publishing and reading the topics through kafka-python take about five minutes a sample,
-and the write path about a minute. `--quick` and BENCH_SIZE (in cases) grow nothing.
+`topics` runs on that 1M-event home too: its events as the relays send them (about 30 s
+to capture, 1.5 GB held while they are published), and A checks it in place.
+`stores-drifted` and `command` run on the 2,000-case source (about 35,000 events): the write
+path at 1M takes about a minute a sample, and `command` is what the acceptance suite times
+on a 2,000-case demo home. `--quick` and BENCH_SIZE (in cases) grow nothing.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -44,7 +54,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from bench.clone_cases import clone_cases
 from bench.kafka_raw import KafkaSettings, drop_topics, fresh_topics, reachable
 from bench.kafka_source import RecordingProducer, bench_relay
-from bench.protocol import Sample, run_pairs, settle, timed, unsettle
+from bench.protocol import Phase, Sample, run_pairs, settle, timed, unsettle
+from bench.startup import cases_argv, child_env
 from bench.suite import Context, peak_rss_mb
 from services.bootstrap import SERVICES, EmbeddedRuntime, build_service
 from services.reporting.projections.case_state import SERVICE_ORDER
@@ -158,6 +169,56 @@ def grown(ctx: Context, source: Path, cases: int) -> tuple[Path, int, int]:
         shutil.rmtree(home.parent, ignore_errors=True)
         raise
     return home, result["cases"], total
+
+
+#: B of the `command` series: a fresh interpreter reading and decoding every stored event.
+RAW_READ = """import sqlite3, sys
+from {module} import loads
+n = 0
+for path in sys.argv[1:]:
+    db = sqlite3.connect(f"file:{{path}}?mode=ro", uri=True)
+    for (state,) in db.execute("SELECT state FROM stored_events ORDER BY rowid"):
+        loads(state)
+        n += 1
+print(n)
+"""
+
+
+def launched(name: str, argv: list[str], env: dict[str, str]) -> tuple[Phase, str]:
+    """`argv` as a fresh process, timed from its launch to its end (its CPU is counted once
+    it is waited for); its output, checked after the clock stopped."""
+    done: list[subprocess.CompletedProcess[str]] = []
+    settle()
+    try:
+        phase = timed(name, lambda: done.append(
+            subprocess.run(argv, env=env, capture_output=True, text=True, check=False)))
+    finally:
+        unsettle()
+    if done[0].returncode != 0:
+        raise RuntimeError(f"{name}: exit {done[0].returncode}: {done[0].stderr[-2000:]}")
+    return phase, done[0].stdout
+
+
+def command_a(home: Path, cases: int, pycache: Path) -> Sample:
+    """`cases rebuild` as its user runs it, on a home whose views are equal to the log."""
+    argv, _ = cases_argv()
+    phase, out = launched("cases rebuild", [*argv, "rebuild", "--json", "--home", str(home)],
+                          child_env(pycache))
+    result = json.loads(out)
+    if not result["equal_to_live"] or result["rewritten"] or result["cases"] != cases:
+        raise RuntimeError(f"cases rebuild: {result}")
+    phase.events = result["events"]
+    return Sample("cases rebuild, a fresh process", cases, [phase],
+                  {"rebuilt_cases": result["cases"], "rewritten": result["rewritten"]})
+
+
+def raw_read_launched(home: Path, cases: int, pycache: Path, module: str) -> Sample:
+    stores = [str(home / f"{service}.sqlite") for service in SERVICES]
+    phase, out = launched(f"python + sqlite3 + {module}",
+                          [sys.executable, "-c", RAW_READ.format(module=module), *stores],
+                          child_env(pycache))
+    phase.events = int(out)
+    return Sample(f"a fresh python: sqlite3 select + {module}.loads", cases, [phase])
 
 
 def count_events(home: Path) -> dict[str, int]:
@@ -293,6 +354,22 @@ def run(ctx: Context) -> list[dict[str, Any]]:
                    "cloned_from_cases": cases if big != source else None},
             side_b2=lambda _: raw_stores_written(big, ctx.tmp_dir, big_cases),
             b2_label="with the trail written"))
+        scratch = Path(tempfile.mkdtemp(prefix="bench-b4-command-", dir=ctx.tmp_dir))
+        try:
+            home, pycache = scratch / "home", scratch / "pycache"
+            shutil.copytree(source, home)
+            command_a(home, cases, pycache)  # untimed: fills the launches' bytecode cache
+            summaries.append(run_pairs(
+                "B4 rebuild command",
+                lambda _: command_a(home, cases, pycache),
+                lambda _: raw_read_launched(home, cases, pycache, "orjson"),
+                pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
+                notes={"series": "command", "goal": STORES_GOAL, "cases": cases,
+                       "title": "B4 `cases rebuild`, a fresh process"},
+                side_b2=lambda _: raw_read_launched(home, cases, pycache, "json"),
+                b2_label="with json"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         summaries.append(run_pairs(
             "B4 rebuild stores, views drifted",
             lambda _: rebuild_a(source, ctx.tmp_dir, lambda rt: store_batches(rt.services), cases, drifted=True,
@@ -312,15 +389,18 @@ def run(ctx: Context) -> list[dict[str, Any]]:
         topics = {s: f"bench-b4-{ctx.stamp.lower()}-{s}" for s in SERVICES}
         fresh_topics(settings, list(topics.values()))
         try:
-            total = publish(settings, topics, relay_records(source))
+            print(f"B4: {big_events:,} events published on four topics (untimed)...", file=sys.stderr)
+            total = publish(settings, topics, relay_records(big))
             names = list(topics.values())
             summaries.append(run_pairs(
                 "B4 rebuild topics",
-                lambda _: rebuild_a(source, ctx.tmp_dir,
-                                    lambda _rt: topic_batches(settings.bootstrap, topics=names), cases),
-                lambda _: raw_topics(settings, names, total, cases),
+                lambda _: rebuild_a(big, ctx.tmp_dir,
+                                    lambda _rt: topic_batches(settings.bootstrap, topics=names), big_cases,
+                                    in_place=big != source),
+                lambda _: raw_topics(settings, names, total, big_cases),
                 pairs=ctx.pairs, warmup=ctx.warmup, sink=sink,
-                notes={"series": "topics", "goal": GOAL, "cases": cases, "messages": total}))
+                notes={"series": "topics", "goal": GOAL, "cases": big_cases, "messages": total,
+                       "cloned_from_cases": cases if big != source else None}))
         finally:
             drop_topics(settings, list(topics.values()))
     finally:
