@@ -43,7 +43,6 @@ import contextlib
 import json
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -57,7 +56,7 @@ from bench.clone_cases import clone_cases
 from bench.kafka_raw import KafkaSettings, drop_topics, fresh_topics, reachable
 from bench.kafka_source import RecordingProducer, bench_relay
 from bench.protocol import Phase, Sample, run_pairs, settle, timed, unsettle
-from bench.startup import cases_argv, child_env
+from bench.startup import cases_argv, child_env, run_checked
 from bench.suite import Context, peak_rss_mb
 from services.bootstrap import SERVICES, EmbeddedRuntime, build_service
 from services.reporting.projections.case_state import SERVICE_ORDER
@@ -209,26 +208,23 @@ print(n)
 """
 
 
-def launched(name: str, argv: list[str], env: dict[str, str]) -> tuple[Phase, str]:
-    """`argv` as a fresh process, timed from its launch to its end (its CPU is counted once
-    it is waited for); its output, checked after the clock stopped."""
-    done: list[subprocess.CompletedProcess[str]] = []
+def launched(name: str, argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[Phase, str]:
+    """`argv` as a fresh process (B8's `run_checked`: an exit other than 0 is an error),
+    timed from its launch to its end (its CPU is counted once it is waited for); its output."""
+    out: list[str] = []
     settle()
     try:
-        phase = timed(name, lambda: done.append(
-            subprocess.run(argv, env=env, capture_output=True, text=True, check=False)))
+        phase = timed(name, lambda: out.append(run_checked(argv, cwd, env)))
     finally:
         unsettle()
-    if done[0].returncode != 0:
-        raise RuntimeError(f"{name}: exit {done[0].returncode}: {done[0].stderr[-2000:]}")
-    return phase, done[0].stdout
+    return phase, out[0]
 
 
 def command_a(home: Path, cases: int, pycache: Path) -> Sample:
     """`cases rebuild` as its user runs it, on a home whose views are equal to the log."""
     argv, _ = cases_argv()
     phase, out = launched("cases rebuild", [*argv, "rebuild", "--json", "--home", str(home)],
-                          child_env(pycache))
+                          home.parent, child_env(pycache))
     result = json.loads(out)
     if not result["equal_to_live"] or result["rewritten"] or result["cases"] != cases:
         raise RuntimeError(f"cases rebuild: {result}")
@@ -241,7 +237,7 @@ def raw_read_launched(home: Path, cases: int, pycache: Path, module: str) -> Sam
     stores = [str(home / f"{service}.sqlite") for service in SERVICES]
     phase, out = launched(f"python + sqlite3 + {module}",
                           [sys.executable, "-c", RAW_READ.format(module=module), *stores],
-                          child_env(pycache))
+                          home.parent, child_env(pycache))
     phase.events = int(out)
     return Sample(f"a fresh python: sqlite3 select + {module}.loads", cases, [phase])
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from services.bootstrap import SERVICES
 from services.runtime.kafka.config import parse_bus
@@ -29,6 +29,17 @@ def kafka_bootstrap() -> str:
         pytest.fail("no Kafka broker for the tests: run `make test` (it starts one), "
                     "or start one (make kafka-up) and set CASES_TEST_KAFKA=127.0.0.1:9092")
     return bootstrap
+
+
+def messages_on(bootstrap: str, topics: list[str]) -> int:
+    """How many messages `topics` hold (their partitions' end offsets, summed)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in topics
+                      for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
 
 
 def reset_bus(bootstrap: str) -> None:

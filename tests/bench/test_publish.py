@@ -7,21 +7,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from bench.b4_rebuild import publish
 from bench.kafka_raw import KafkaSettings, drop_topics
-from tests.kafka_support import kafka_bootstrap
-
-
-def on_topic(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum(consumer.end_offsets(partitions).values())
-    finally:
-        consumer.close()
+from tests.kafka_support import kafka_bootstrap, messages_on
 
 
 def test_publish_says_when_the_broker_did_not_take_every_record() -> None:
@@ -36,7 +26,7 @@ def test_publish_says_when_the_broker_did_not_take_every_record() -> None:
     try:
         small = [(b"k%d" % i, b"v" * 100, [("h", b"1")]) for i in range(30)]
         assert publish(settings, {"intake": topic}, {"intake": small}) == 30
-        assert on_topic(bootstrap, topic) == 30
+        assert messages_on(bootstrap, [topic]) == 30
 
         too_big = [*small[:5], (b"big", b"x" * 50_000, []), *small[5:10]]
         with pytest.raises(RuntimeError, match=r"of 11 records not acknowledged"):

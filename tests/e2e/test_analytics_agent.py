@@ -26,7 +26,7 @@ from services.reporting.projections.case_state import fold
 from tests.e2e.cli import Cases
 from tests.e2e.test_cli_walk import walk_third_party_case
 from tests.fixtures import REQUEST, policy, request
-from tests.kafka_support import ROOT, Workers, kafka_bootstrap, running_workers
+from tests.kafka_support import ROOT, Workers, kafka_bootstrap, messages_on, running_workers
 
 IDENTIFIERS = [
     REQUEST["member"]["name"], REQUEST["member"]["nhs_number"], REQUEST["member"]["date_of_birth"],
@@ -215,13 +215,7 @@ def committed_offsets(bootstrap: str) -> int:
 
 def case_messages(bootstrap: str) -> int:
     """How many messages the four case topics hold."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    try:
-        tps = [TopicPartition(case_topic(s), p) for s in SERVICES
-               for p in consumer.partitions_for_topic(case_topic(s)) or ()]
-        return sum(consumer.end_offsets(tps).values())
-    finally:
-        consumer.close()
+    return messages_on(bootstrap, [case_topic(s) for s in SERVICES])
 
 
 def messages_read(log: str) -> int:
