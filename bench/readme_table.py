@@ -27,7 +27,17 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.2f} {unit}"
 
 
+def run_of(summary: dict[str, Any], stamp: str) -> str:
+    """The run, and the CPU it ran on (as the result recorded it): the same code's ratios
+    moved by up to a third between this VM's two CPU models, AMD EPYC and Intel Xeon
+    (bench/README.md, Results), so a reader compares runs only within one."""
+    cpu = " ".join(str((summary.get("env") or {}).get("cpu_model") or "").replace("(R)", "")
+                   .replace("Processor", "").split())
+    return f"{stamp} ({cpu})" if cpu else stamp
+
+
 def row(summary: dict[str, Any], stamp: str) -> str:
+    stamp = run_of(summary, stamp)
     name = summary.get("title") or NAMES.get(summary["bench"], summary["bench"])
     if summary.get("series") and not summary.get("title") and summary["series"] not in name:
         name = f"{name} {summary['series']}"
