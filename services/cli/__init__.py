@@ -88,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The console script and `python -m services.cli`: main(), then an exit that skips
     the interpreter's last garbage collections. Why: at exit CPython collects every object
-    still alive (the modules, pydantic's validators of every event type), which was 40 to
-    50 ms of every command: a fifth of `cases --help` (bench B8) and of `cases rebuild`'s
-    wait (B4). `gc.freeze()` puts them where no collection looks. Everything else an exit
-    does still runs: atexit handlers (logging's, kafka-python's producer close,
-    multiprocessing's children), the streams' flush, objects freed as their last reference
-    goes. Only objects in reference cycles are left to the OS, whose finalizers CPython
+    still alive (the modules, pydantic's validators of every event type): it grows with what
+    a command imported, 9 ms of `cases --help`'s 70 (bench B8) and 45 to 50 ms where the
+    rebuild's whole import set is loaded. `gc.freeze()` puts them where no collection
+    looks. Everything else an exit does still runs: atexit handlers (logging's,
+    kafka-python's producer close, multiprocessing's children), the streams' flush, objects
+    freed as their last reference goes. Only objects in reference cycles are left to the OS, whose finalizers CPython
     never promised to run at exit. (Not in main(): the tests call it many times in one
     process, which would then never free what each call left.)"""
     code = main()

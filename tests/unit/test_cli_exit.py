@@ -7,12 +7,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from tests.e2e.cli import ROOT
 
-#: `cases ARGS` through `run`, as the console script calls it, with an atexit handler
-#: registered first (so it runs after every other) that reports whether the objects alive
-#: at exit had been set aside from the collector.
+#: `cases ARGS` through `run`, as the console script calls it (or through the old
+#: `sys.exit(main())`), with an atexit handler registered before the project is imported
+#: (so it runs after every handler the project registers) that reports whether the
+#: objects alive at exit had been set aside from the collector.
 THROUGH_RUN = """
 import atexit, gc, sys
 atexit.register(lambda: print(f"atexit ran, frozen={gc.get_freeze_count() > 0}", file=sys.stderr))
@@ -40,7 +42,7 @@ def test_an_answered_command_exits_0_with_all_its_output_and_its_atexit_handlers
     assert "atexit ran, frozen=False" in before.stderr
 
 
-def test_bad_input_keeps_its_exit_code_and_message(tmp_path: object) -> None:
+def test_bad_input_keeps_its_exit_code_and_message(tmp_path: Path) -> None:
     args = ("show", "not-a-case-id", "--home", str(tmp_path), "--json")
     done, before = cases(*args), cases(*args, through="main")
     assert done.returncode == 2, done.stderr
