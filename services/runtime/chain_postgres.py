@@ -8,14 +8,25 @@ from functools import cached_property
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 
 from services.runtime.chain import ChainHead, ChainSql, extend_chain, service_writes
 
 
 class ChainedPostgresProcessRecorder(PostgresProcessRecorder):
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, datastore: PostgresDatastore, *args: Any, **kwargs: Any):
+        # No server-side prepared statements on the store's sessions. Why: the library
+        # prepares its writes inside a pipelined transaction, and when a concurrent writer
+        # made that transaction fail, psycopg could keep the name of a statement the server
+        # never prepared; the session's next write then failed with 'prepared statement
+        # "_pg3_8" does not exist' (seen in CI with twenty commands at once). Unprepared,
+        # a write costs one parse more, and a store also works behind a PgBouncer in
+        # transaction mode, where prepared statements do not survive. Set before the
+        # library's constructor, which opens the pool's first connection.
+        connect = datastore.pool.kwargs
+        assert isinstance(connect, dict)  # the library passes its connection settings as one
+        connect["prepare_threshold"] = None
+        super().__init__(datastore, *args, **kwargs)
         self.chain_head = ChainHead()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from tests.fixtures import Desk, policy
+from tests.stores import PG_DSN, store_environment
 
 
 def test_each_service_uses_its_own_store_of_the_configured_kind(desk: Desk, store: str) -> None:
@@ -20,3 +25,34 @@ def test_each_service_uses_its_own_store_of_the_configured_kind(desk: Desk, stor
     if store == "sqlite":
         assert sorted(p.name for p in desk.home.glob("*.sqlite")) == [
             "intake.sqlite", "records.sqlite", "reporting.sqlite", "review.sqlite"]
+
+
+
+@pytest.fixture
+def postgres_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
+    if not PG_DSN:  # `make test` always sets it (CASES_REQUIRE_SERVICES)
+        pytest.skip("CASES_TEST_PG_DSN is not set")
+    with store_environment("postgres") as env:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        desk = Desk(tmp_path / "home")
+        try:
+            yield desk
+        finally:
+            desk.close()
+
+
+def test_postgresql_sessions_keep_no_prepared_statements(postgres_desk: Desk) -> None:
+    """A write that failed under a concurrent writer once left a session naming a prepared
+    statement the server did not have, and that service's next write failed ("prepared
+    statement does not exist"). With none prepared, no session can be left so; the stores
+    also work behind a pooler that shares sessions (PgBouncer in transaction mode)."""
+    desk = postgres_desk
+    desk.load_policies(policy())
+    case = desk.open()
+    desk.act(desk.rt.records.grant_consent, case, "records_access", "portal")
+    assert desk.state(case)["status"] == "collecting_records"
+    for name, app in desk.rt.services.items():
+        with app.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            prepared = conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+        assert prepared == [], name
