@@ -87,6 +87,10 @@ class WorkerMetrics:
             "Messages on a partition of the service's consumer group not yet consumed (every"
             " partition, whichever instance holds it, or none)",
             ["service", "topic", "partition"], registry=r)
+        self.replaced = Counter(
+            "cases_consumer_replacements",
+            "Times the worker replaced its consumer, stalled with messages waiting (ServiceConsumer.stalled)",
+            ["service"], registry=r)
         self.backlog = Gauge(
             "cases_relay_backlog", "Stored events the outbox relay has not yet published",
             ["service"], registry=r)
@@ -97,6 +101,7 @@ class WorkerMetrics:
             self.dead_letters.labels(service, reason)
         self.latency.labels(service)
         self.backlog.labels(service)
+        self.replaced.labels(service)
         if register is not None:
             register(r)
         self._server: Any = None
@@ -122,6 +127,9 @@ class WorkerMetrics:
 
     def relay_backlog(self, backlog: int) -> None:
         self.backlog.labels(self.service).set(backlog)
+
+    def consumer_replaced(self) -> None:
+        self.replaced.labels(self.service).inc()
 
     def consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
         """The lag of each partition the worker reports now (the Kafka worker reports every

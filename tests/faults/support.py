@@ -138,9 +138,20 @@ def walk_over_kafka(home: Path, cluster: Cluster, logs: Path, fault: Fault,
         try:
             run_demo(home, cases=CASES, seed=SEED, fresh=False, quiet=True,
                      deployment=lambda h, clock: FaultyBus(h, settings, clock, settle_timeout=60))
+        except Exception:
+            print_worker_logs(logs)  # pytest shows them with the failure; CI keeps no files
+            raise
         finally:
             FaultyBus.fault = staticmethod(lambda number: None)  # type: ignore[assignment]
         return {key: process.poll() is None for key, process in workers.processes.items()}
+
+
+def print_worker_logs(logs: Path, lines: int = 60) -> None:
+    """The last lines each worker logged of its own (the Kafka client's connection chatter
+    left out), for a walk that did not settle."""
+    for log in sorted(logs.glob("*.log")):
+        own = [line for line in log.read_text(errors="replace").splitlines() if " cases." in line]
+        print(f"== {log.name}, last {lines} of {len(own)} lines", *own[-lines:], sep="\n")
 
 
 def assert_same_as_clean(home: Path, clean: list[dict[str, Any]], bootstrap: str) -> None:

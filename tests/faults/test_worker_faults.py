@@ -92,6 +92,24 @@ def test_broker_stopped_for_20_seconds(cluster: Cluster, clean: list[dict[str, A
     assert_same_as_clean(home, clean, cluster.bootstrap)
 
 
+def test_a_consumer_that_stops_fetching_is_replaced_and_the_walk_completes(
+        cluster: Cluster, clean: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The client holds its partitions and silently fetches nothing more (seen once after
+    a broker outage): the worker notices the group offset not moving with messages
+    waiting, joins the group with a fresh consumer, and the walk ends as a clean one."""
+    def stall_review(started: Workers) -> None:
+        started.processes["review"].send_signal(signal.SIGTERM)
+        started.processes["review"].wait()
+        started.start("review", env={"CASES_FAULT": "stall_consumer", "CASES_CONSUMER_STALL_SECONDS": "5"})
+
+    home = tmp_path / "home"
+    running = walk_over_kafka(home, cluster, tmp_path / "logs", lambda number: None, extra=stall_review)
+    assert all(running.values())
+    log = (tmp_path / "logs" / "review.log").read_text()
+    assert "joining the group afresh" in log
+    assert_same_as_clean(home, clean, cluster.bootstrap)
+
+
 def test_worker_paused_past_its_session_timeout_and_resumed(
         cluster: Cluster, clean: list[dict[str, Any]], tmp_path: Path) -> None:
     workers: list[Workers] = []

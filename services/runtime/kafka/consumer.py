@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ log = logging.getLogger("cases.consumer")
 COMMIT_PATIENCE = 30.0
 #: How long the lag gauge waits for each answer from the broker (it is skipped if none).
 LAG_TIMEOUT = 2.0
+#: How long a partition this member holds may sit behind its end, its group offset not
+#: moving, before the worker gives up on this consumer and joins the group afresh
+#: (`stalled`); CASES_CONSUMER_STALL_SECONDS overrides it.
+STALL_SECONDS = 30.0
 
 
 def group_id(service: str) -> str:
@@ -128,6 +133,9 @@ class ServiceConsumer:
         self.uncommitted: dict[tuple[str, int], int] = {}  # handled, not yet committed
         #: When the commit in flight was sent (None: none is); see commit().
         self.committing: float | None = None
+        #: Per partition held and behind: the group offset last seen, and since when (stalled()).
+        self.behind: dict[tuple[str, int], tuple[int, float]] = {}
+        self.stall_seconds = float(os.environ.get("CASES_CONSUMER_STALL_SECONDS") or STALL_SECONDS)
         self.consumer.subscribe(self.topics, on_assign=self.on_assign, on_revoke=self.on_revoke,
                                 on_lost=self.on_revoke)
 
@@ -145,6 +153,11 @@ class ServiceConsumer:
             start = max(stored, committed.get((tp.topic, tp.partition), -1))
             tp.offset = start if start > 0 else OFFSET_BEGINNING
         consumer.incremental_assign(partitions)
+        if os.environ.get("CASES_FAULT") == "stall_consumer":
+            # A test's fault, once a process: the client stops fetching, silently, as
+            # librdkafka's consumer was seen to after a broker outage (see stalled()).
+            del os.environ["CASES_FAULT"]
+            consumer.pause(partitions)
         self.assignments += 1
         log.info("%s assigned %s", self.app.name, sorted(f"{tp.topic}[{tp.partition}]@{tp.offset}"
                                                          for tp in partitions))
@@ -320,15 +333,52 @@ class ServiceConsumer:
         self.producer.flush(timeout=FLUSH_TIMEOUT)
         sent.get(timeout=30)  # raises if the broker did not take it: the message is read again
 
+    def stalled(self) -> list[str]:
+        """The partitions that have had messages waiting for `stall_seconds` while the
+        group's offset on them did not move: those this member holds, or, when it holds
+        none, any of its topics' (one given to no member stays unread too). Why: after a
+        broker outage a worker once stopped consuming a partition for good (CI: intake
+        did not consume cases.reporting.v1[0] in seven minutes, while its process ran; the
+        cause was not found), and nothing in the client reports such a state. Asks the
+        broker (and raises its errors: a broker that is away is not a stall), so the
+        worker calls it only every few seconds."""
+        try:
+            watched = [Partition(t, p) for t, p in self.assignment()] or self.partitions()
+            committed = self.consumer.committed(watched, timeout=LAG_TIMEOUT) if watched else []
+            ends = [self.consumer.get_watermark_offsets(tp, timeout=LAG_TIMEOUT, cached=False)[1]
+                    for tp in committed]
+        except KafkaException:
+            self.behind = {}  # the count starts again once the broker answers
+            raise
+        now = time.monotonic()
+        behind: dict[tuple[str, int], tuple[int, float]] = {}
+        stalled: list[str] = []
+        for tp, end in zip(committed, ends, strict=True):
+            key = (tp.topic, tp.partition)
+            if max(0, tp.offset) >= end:
+                continue  # caught up
+            seen, since = self.behind.get(key, (tp.offset, now))
+            if seen != tp.offset:
+                since = now  # it moved: behind, but not stalled
+            behind[key] = (tp.offset, since)
+            if now - since >= self.stall_seconds:
+                stalled.append(f"{tp.topic}[{tp.partition}]")
+        self.behind = behind
+        return stalled
+
+    def partitions(self) -> list[Any]:
+        """Every partition of the topics this service consumes (asks the broker)."""
+        metadata = self.consumer.list_topics(timeout=LAG_TIMEOUT)
+        return [Partition(topic, p) for topic in self.topics if topic in metadata.topics
+                for p in sorted(metadata.topics[topic].partitions)]
+
     def lag(self) -> dict[tuple[str, int], int]:
         """The group's lag on every partition it consumes, held by this member or another
         (or by none: a dead instance's partitions show their lag until someone takes
         them): the end offset minus this member's position on its own partitions, else
         minus the group's committed offset. Asks the broker, so the worker calls it only
         every few seconds."""
-        metadata = self.consumer.list_topics(timeout=LAG_TIMEOUT)
-        partitions = [Partition(topic, p) for topic in self.topics if topic in metadata.topics
-                      for p in sorted(metadata.topics[topic].partitions)]
+        partitions = self.partitions()
         done = {(tp.topic, tp.partition): tp.offset
                 for tp in self.consumer.committed(partitions, timeout=LAG_TIMEOUT)}
         mine = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}

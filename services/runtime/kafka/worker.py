@@ -44,6 +44,7 @@ log = logging.getLogger("cases.worker")
 POLL_MS = 10
 IDLE_PAUSE = 0.01
 GAUGE_SECONDS = 5.0
+WATCH_SECONDS = 5.0  # how often the consumer is checked for a stall (ServiceConsumer.stalled)
 MAX_BACKOFF = 30.0
 READY_ANYWAY = 20.0  # an instance given no partition (more instances than partitions) is still up
 BROKER_ERRORS = (KafkaError, KafkaException)
@@ -75,12 +76,14 @@ class Worker:
         self.metrics_port = self.metrics.serve(metrics_port)  # before Kafka: a busy port fails fast
         self.producer = make_producer(settings, SERVICE_PRINCIPALS[app.name])
         self.relay = OutboxRelay(self.app, self.producer)
-        self.consumer = ServiceConsumer(self.app, leaders, settings, self.producer,
-                                        metrics=self.metrics)
+        self.leaders = list(leaders)
+        self.consumer = self.new_consumer()
         self.lease = ServiceLease(app)
         self.timer_seconds = timer_seconds
         self.next_timer = 0.0
         self.next_gauges = 0.0
+        self.next_watch = time.monotonic() + WATCH_SECONDS
+        self.watch_backoff = WATCH_SECONDS
         self.next_publish = 0.0
         self.relay_backoff = 0.0
         self.companions = list(companions or [])
@@ -104,6 +107,8 @@ class Worker:
         if leading and self.timer_seconds and time.monotonic() >= self.next_timer:
             self.next_timer = time.monotonic() + self.timer_seconds
             retrying(lambda: self.app.on_timer(self.app.clock.now()))
+        if time.monotonic() >= self.next_watch:
+            self.next_watch = time.monotonic() + self.watch_consumer()
         if self.metrics_port and time.monotonic() >= self.next_gauges:
             self.next_gauges = time.monotonic() + GAUGE_SECONDS
             self.refresh_gauges(leading)
@@ -130,6 +135,33 @@ class Worker:
             return 0
         self.relay_backoff = 0.0
         return published
+
+    def new_consumer(self) -> ServiceConsumer:
+        return ServiceConsumer(self.app, self.leaders, self.settings, self.producer, metrics=self.metrics)
+
+    def watch_consumer(self) -> float:
+        """Replace a consumer that holds partitions with messages waiting and has not moved
+        them for its stall time: the new one joins the group afresh and resumes each
+        partition from the store's position, so nothing is skipped or applied twice.
+        Returns the seconds until the next look: longer while the broker does not answer,
+        since each look then waits out a timeout (LAG_TIMEOUT) in the worker's round."""
+        try:
+            stalled = self.consumer.stalled()
+        except BROKER_ERRORS as error:  # the broker is away: that is not a stall
+            self.watch_backoff = min(MAX_BACKOFF, self.watch_backoff * 2)
+            log.info("consumer not checked (%s); next look in %.0f s", type(error).__name__, self.watch_backoff)
+            return self.watch_backoff
+        self.watch_backoff = WATCH_SECONDS
+        if stalled:
+            log.warning("worker %s: no progress on %s for %.0f s with messages waiting; joining the group afresh",
+                        self.app.name, ", ".join(stalled), self.consumer.stall_seconds)
+            self.metrics.consumer_replaced()
+            try:
+                self.consumer.close()
+            except BROKER_ERRORS as error:  # it is dropped either way
+                log.info("stalled consumer not closed cleanly: %s", type(error).__name__)
+            self.consumer = self.new_consumer()
+        return WATCH_SECONDS
 
     def replace_producer(self) -> None:
         old = self.producer

@@ -27,11 +27,13 @@ def test_every_worker_renders_the_common_metrics_with_their_labels(tmp_path: Pat
     text = generate_latest(WorkerMetrics("records").registry).decode()
     for name in ("cases_events_processed_total", "cases_events_redelivered_total",
                  "cases_events_published_total", "cases_dead_letters_total",
-                 "cases_processing_seconds", "cases_consumer_lag", "cases_relay_backlog"):
+                 "cases_processing_seconds", "cases_consumer_lag", "cases_relay_backlog",
+                 "cases_consumer_replacements_total"):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
     got = samples(WorkerMetrics("records"))
     assert got[("cases_events_published_total", (("service", "records"),))] == 0
     assert got[("cases_relay_backlog", (("service", "records"),))] == 0
+    assert got[("cases_consumer_replacements_total", (("service", "records"),))] == 0
     for reason in DEAD_LETTER_REASONS:
         assert got[("cases_dead_letters_total", (("reason", reason), ("service", "records")))] == 0
     # Only review runs the SLA clock and only reporting holds the views.
