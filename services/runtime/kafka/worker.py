@@ -173,11 +173,14 @@ class Worker:
             log.info("old producer not closed cleanly: %s", type(error).__name__)
 
     def refresh_gauges(self, leading: bool) -> None:
-        """The gauges that cost a query; a failure skips this round, never the worker."""
+        """The gauges that cost a query; a failure skips this round, never the worker. The
+        lag waits for the broker's answers (LAG_TIMEOUT each): while it does not answer,
+        it is asked only every MAX_BACKOFF seconds, not in every fifth second's round."""
         try:
             self.metrics.consumer_lag(self.consumer.lag())
         except BROKER_ERRORS as error:
             log.info("consumer lag not measured: %s", type(error).__name__)
+            self.next_gauges = time.monotonic() + MAX_BACKOFF
         if leading:
             self.metrics.relay_backlog(self.relay.backlog())
         self.app.refresh_metrics()
