@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.sqlite import SQLiteProcessRecorder
 
 from tests.fixtures import Desk, policy
-from tests.stores import PG_DSN, store_environment
 
 
 def test_each_service_uses_its_own_store_of_the_configured_kind(desk: Desk, store: str) -> None:
@@ -27,27 +23,12 @@ def test_each_service_uses_its_own_store_of_the_configured_kind(desk: Desk, stor
             "intake.sqlite", "records.sqlite", "reporting.sqlite", "review.sqlite"]
 
 
-
-@pytest.fixture
-def postgres_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
-    if not PG_DSN:  # `make test` always sets it (CASES_REQUIRE_SERVICES)
-        pytest.skip("CASES_TEST_PG_DSN is not set")
-    with store_environment("postgres") as env:
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        desk = Desk(tmp_path / "home")
-        try:
-            yield desk
-        finally:
-            desk.close()
-
-
-def test_postgresql_sessions_keep_no_prepared_statements(postgres_desk: Desk) -> None:
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)  # `make test` always has one
+def test_postgresql_sessions_keep_no_prepared_statements(desk: Desk, store: str) -> None:
     """A write that failed under a concurrent writer once left a session naming a prepared
     statement the server did not have, and that service's next write failed ("prepared
     statement does not exist"). With none prepared, no session can be left so; the stores
     also work behind a pooler that shares sessions (PgBouncer in transaction mode)."""
-    desk = postgres_desk
     desk.load_policies(policy())
     case = desk.open()
     desk.act(desk.rt.records.grant_consent, case, "records_access", "portal")
