@@ -50,6 +50,11 @@ READY_ANYWAY = 20.0  # an instance given no partition (more instances than parti
 BROKER_ERRORS = (KafkaError, KafkaException)
 
 
+def doubled(pause: float, least: float) -> float:
+    """The next pause after another failure: twice the last, at least `least`, at most MAX_BACKOFF."""
+    return min(MAX_BACKOFF, max(least, pause * 2))
+
+
 class Companion(Protocol):
     """A loop that runs inside a service's worker, beside its relay and consumer (records'
     partner gateway: packs out to partner topics, opinions in). `poll_once` does one bounded
@@ -127,7 +132,7 @@ class Worker:
         try:
             published = self.relay.publish_pending()
         except BROKER_ERRORS as error:
-            self.relay_backoff = min(MAX_BACKOFF, max(1.0, self.relay_backoff * 2))
+            self.relay_backoff = doubled(self.relay_backoff, 1.0)
             self.next_publish = time.monotonic() + self.relay_backoff
             log.warning("worker %s: the broker did not take the outbox (%s); trying again in %.0f s",
                         self.app.name, type(error).__name__, self.relay_backoff)
@@ -148,7 +153,7 @@ class Worker:
         try:
             stalled = self.consumer.stalled()
         except BROKER_ERRORS as error:  # the broker is away: that is not a stall
-            self.watch_backoff = min(MAX_BACKOFF, self.watch_backoff * 2)
+            self.watch_backoff = doubled(self.watch_backoff, WATCH_SECONDS)
             log.info("consumer not checked (%s); next look in %.0f s", type(error).__name__, self.watch_backoff)
             return self.watch_backoff
         self.watch_backoff = WATCH_SECONDS
@@ -200,7 +205,7 @@ class Worker:
                 moved = self.step()
                 backoff = 0.0
             except BROKER_ERRORS as error:
-                backoff = min(MAX_BACKOFF, max(0.5, backoff * 2))
+                backoff = doubled(backoff, 0.5)
                 log.warning("worker %s: the broker is not answering (%s); trying again in %.1f s",
                             self.app.name, type(error).__name__, backoff)
                 self.pause(backoff)
